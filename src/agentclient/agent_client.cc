@@ -1,0 +1,395 @@
+// AgentClient: synchronous Beast HTTP/1.1 over asio::local::stream_protocol, one connection
+// per call, every socket wait bounded by io_timeout_ms (poll before each read and write).
+#include "agentclient/agent_client.h"
+
+#include <poll.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "protocol/base64.h"
+#include "protocol/connect_error.h"
+#include "protocol/envelope.h"
+#include "protocol/json_fields.h"
+
+namespace sbx::agentclient {
+namespace {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+using local = net::local::stream_protocol;
+
+constexpr size_t kMaxUnaryResponse = 64u << 20;
+constexpr size_t kMaxFileResponse = 1ull << 32;
+
+// A local socket whose reads and writes wait at most timeout_ms for readiness.
+class TimedSocket {
+ public:
+  TimedSocket(net::io_context& ctx, int timeout_ms) : sock_(ctx), timeout_ms_(timeout_ms) {}
+
+  Result<void> Connect(const std::string& path) {
+    error_code ec;
+    sock_.open(local(), ec);
+    if (!ec) sock_.non_blocking(true, ec);
+    if (!ec) sock_.connect(local::endpoint(path), ec);
+    if (ec == net::error::would_block || ec == net::error::in_progress ||
+        ec == net::error::try_again) {
+      ec = {};
+      if (!Wait(POLLOUT, ec)) return Unavailable("connect " + path, ec);
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(sock_.native_handle(), SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) ec = error_code(err, boost::system::system_category());
+    }
+    if (ec) return Unavailable("connect " + path, ec);
+    return Ok();
+  }
+
+  template <class Buffers>
+  size_t read_some(const Buffers& b, error_code& ec) {
+    while (true) {
+      size_t n = sock_.read_some(b, ec);
+      if (ec != net::error::would_block && ec != net::error::try_again) return n;
+      ec = {};
+      if (!Wait(POLLIN, ec)) return 0;
+    }
+  }
+  template <class Buffers>
+  size_t read_some(const Buffers& b) {
+    error_code ec;
+    size_t n = read_some(b, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <class Buffers>
+  size_t write_some(const Buffers& b, error_code& ec) {
+    while (true) {
+      size_t n = sock_.write_some(b, ec);
+      if (ec != net::error::would_block && ec != net::error::try_again) return n;
+      ec = {};
+      if (!Wait(POLLOUT, ec)) return 0;
+    }
+  }
+  template <class Buffers>
+  size_t write_some(const Buffers& b) {
+    error_code ec;
+    size_t n = write_some(b, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+  static Error Unavailable(const std::string& what, const error_code& ec) {
+    return MakeError(ec == net::error::timed_out ? ErrorCode::kDeadlineExceeded
+                                                 : ErrorCode::kUnavailable,
+                     "agent: " + what + ": " + ec.message());
+  }
+
+ private:
+  bool Wait(short events, error_code& ec) {
+    pollfd p{sock_.native_handle(), events, 0};
+    while (true) {
+      int r = poll(&p, 1, timeout_ms_);
+      if (r > 0) return true;
+      if (r == 0) {
+        ec = net::error::timed_out;
+        return false;
+      }
+      if (errno != EINTR) {
+        ec = error_code(errno, boost::system::system_category());
+        return false;
+      }
+    }
+  }
+
+  local::socket sock_;
+  int timeout_ms_;
+};
+
+std::string PercentEncode(std::string_view s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string BasicAuth(const std::string& user) {
+  return "Basic " + protocol::Base64Encode(user + ":");
+}
+
+// Error for a /files (REST) response: {"code":<int>,"message"} or any body.
+Error RestError(unsigned status, const std::string& body) {
+  ErrorCode code = ErrorCode::kInternal;
+  switch (status) {
+    case 400: code = ErrorCode::kInvalidArgument; break;
+    case 401: code = ErrorCode::kUnauthenticated; break;
+    case 403: code = ErrorCode::kPermissionDenied; break;
+    case 404: code = ErrorCode::kNotFound; break;
+    case 409: code = ErrorCode::kAlreadyExists; break;
+    case 413:
+    case 507: code = ErrorCode::kResourceExhausted; break;
+    case 502:
+    case 503: code = ErrorCode::kUnavailable; break;
+    default: break;
+  }
+  std::string message = body;
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("message") && j["message"].is_string()) {
+    message = j["message"].get<std::string>();
+  }
+  return MakeError(code, "agent: HTTP " + std::to_string(status) + ": " + message);
+}
+
+// One request/response exchange on a fresh connection. The response body is read through
+// `on_body` in pieces (so streams are handled as they arrive).
+class Exchange {
+ public:
+  Exchange(const std::string& path, int64_t timeout_ms)
+      : path_(path), sock_(ctx_, static_cast<int>(std::min<int64_t>(timeout_ms, INT32_MAX))) {}
+
+  Result<unsigned> Send(http::request<http::string_body>& req) {
+    RETURN_IF_ERROR(sock_.Connect(path_));
+    req.set(http::field::host, "agent");
+    req.keep_alive(false);
+    req.prepare_payload();
+    error_code ec;
+    http::write(sock_, req, ec);
+    if (ec) return TimedSocket::Unavailable("write request", ec);
+    parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
+    http::read_header(sock_, buf_, parser_, ec);
+    if (ec) return TimedSocket::Unavailable("read response header", ec);
+    return parser_.get().result_int();
+  }
+
+  std::string Header(http::field f) { return std::string(parser_.get()[f]); }
+
+  // Reads the next piece of body; empty at the end.
+  Result<std::string> ReadSome() {
+    char tmp[64 * 1024];
+    while (!parser_.is_done()) {
+      parser_.get().body().data = tmp;
+      parser_.get().body().size = sizeof tmp;
+      error_code ec;
+      http::read_some(sock_, buf_, parser_, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return TimedSocket::Unavailable("read response body", ec);
+      const size_t n = sizeof tmp - parser_.get().body().size;
+      if (n > 0) return std::string(tmp, n);
+    }
+    return std::string();
+  }
+
+  Result<std::string> ReadAll(size_t limit) {
+    std::string out;
+    while (true) {
+      ASSIGN_OR_RETURN(std::string piece, ReadSome());
+      if (piece.empty()) return out;
+      if (out.size() + piece.size() > limit) {
+        return MakeError(ErrorCode::kResourceExhausted, "agent: response body too large");
+      }
+      out += piece;
+    }
+  }
+
+ private:
+  std::string path_;
+  net::io_context ctx_;
+  TimedSocket sock_;
+  boost::beast::flat_buffer buf_;
+  http::response_parser<http::buffer_body> parser_;
+};
+
+http::request<http::string_body> MakeRequest(http::verb verb, const std::string& target) {
+  http::request<http::string_body> req{verb, target, 11};
+  req.set(http::field::user_agent, "sandboxd-agentclient");
+  return req;
+}
+
+// Turns exceptions (allocation failures, Beast internals) into errors at the boundary.
+template <class F>
+auto Guard(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInternal, std::string("agent client: ") + e.what());
+  }
+}
+
+}  // namespace
+
+AgentClient::AgentClient(std::string socket_path, int64_t io_timeout_ms)
+    : socket_path_(std::move(socket_path)), io_timeout_ms_(io_timeout_ms) {}
+
+Result<ProcessEnd> AgentClient::Run(const StartOptions& o, const RunCallbacks& cb) const {
+  return Guard([&]() -> Result<ProcessEnd> {
+    if (o.argv.empty() || o.argv[0].empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "Run: argv is empty");
+    }
+    nlohmann::json process = {{"cmd", o.argv[0]},
+                              {"args", std::vector<std::string>(o.argv.begin() + 1,
+                                                                o.argv.end())},
+                              {"envs", o.envs}};
+    if (!o.cwd.empty()) process["cwd"] = o.cwd;
+    nlohmann::json body = {{"process", process}, {"stdin", o.stdin_open}};
+    if (!o.tag.empty()) body["tag"] = o.tag;
+    auto req = MakeRequest(http::verb::post, "/process.Process/Start");
+    req.set(http::field::content_type, "application/connect+json");
+    req.set("Connect-Protocol-Version", "1");
+    req.set(http::field::authorization, BasicAuth(o.user));
+    if (o.timeout_ms > 0) req.set("Connect-Timeout-Ms", std::to_string(o.timeout_ms));
+    // Keepalives keep an idle stream inside the io timeout.
+    req.set("Keepalive-Ping-Interval",
+            std::to_string(std::max<int64_t>(1, io_timeout_ms_ / 3000)));
+    req.body() = protocol::EncodeData(protocol::DumpJson(body));
+    Exchange ex(socket_path_, io_timeout_ms_);
+    ASSIGN_OR_RETURN(unsigned status, ex.Send(req));
+    if (status != 200) {
+      ASSIGN_OR_RETURN(std::string err, ex.ReadAll(kMaxUnaryResponse));
+      return protocol::ToError(protocol::ParseErrorBody(static_cast<int>(status), err));
+    }
+    protocol::EnvelopeDecoder decoder;
+    std::optional<ProcessEnd> end;
+    while (true) {
+      ASSIGN_OR_RETURN(std::string piece, ex.ReadSome());
+      if (piece.empty()) {
+        return MakeError(ErrorCode::kUnavailable, "agent: stream ended without end-of-stream");
+      }
+      std::vector<protocol::Envelope> frames;
+      auto fed = decoder.Feed(piece, &frames);
+      for (auto& f : frames) {
+        if (f.end_stream()) {
+          protocol::ConnectError ce;
+          if (protocol::ParseEndStream(f.payload, &ce)) return protocol::ToError(ce);
+          if (!end) return MakeError(ErrorCode::kInternal, "agent: stream ended without end");
+          return *end;
+        }
+        auto j = nlohmann::json::parse(f.payload, nullptr, false);
+        const nlohmann::json* ev = j.is_object() ? protocol::FindField(j, "event") : nullptr;
+        if (ev == nullptr || !ev->is_object()) {
+          return MakeError(ErrorCode::kInternal, "agent: malformed process event");
+        }
+        if (const auto* s = protocol::FindField(*ev, "start")) {
+          auto pid = protocol::OptUint(*s, "pid", UINT32_MAX);
+          if (pid.ok() && pid.value() && cb.on_start) {
+            cb.on_start(static_cast<uint32_t>(*pid.value()));
+          }
+        } else if (const auto* d = protocol::FindField(*ev, "data")) {
+          for (const char* key : {"stdout", "stderr", "pty"}) {
+            auto v = protocol::OptString(*d, key);
+            if (!v.ok() || !v.value()) continue;
+            ASSIGN_OR_RETURN(std::string bytes, protocol::Base64Decode(*v.value()));
+            if (std::string_view(key) == "stderr") {
+              if (cb.on_stderr) cb.on_stderr(bytes);
+            } else if (cb.on_stdout) {
+              cb.on_stdout(bytes);
+            }
+          }
+        } else if (const auto* e = protocol::FindField(*ev, "end")) {
+          ProcessEnd pe;
+          const auto* code = protocol::FindField(*e, "exitCode", "exit_code");
+          pe.exit_code = code && code->is_number_integer() ? code->get<int>() : 0;
+          auto exited = protocol::OptBool(*e, "exited");
+          pe.exited = exited.ok() && exited.value().value_or(false);
+          auto st = protocol::OptString(*e, "status");
+          if (st.ok() && st.value()) pe.status = *st.value();
+          auto er = protocol::OptString(*e, "error");
+          if (er.ok() && er.value()) pe.error = *er.value();
+          end = pe;
+        }
+      }
+      if (!fed.ok()) return fed.error();
+    }
+  });
+}
+
+Result<nlohmann::json> AgentClient::CallUnary(const std::string& service_method,
+                                              const nlohmann::json& body,
+                                              const std::string& user) const {
+  return Guard([&]() -> Result<nlohmann::json> {
+    auto req = MakeRequest(http::verb::post, "/" + service_method);
+    req.set(http::field::content_type, "application/json");
+    req.set("Connect-Protocol-Version", "1");
+    req.set(http::field::authorization, BasicAuth(user));
+    req.body() = protocol::DumpJson(body);
+    Exchange ex(socket_path_, io_timeout_ms_);
+    ASSIGN_OR_RETURN(unsigned status, ex.Send(req));
+    ASSIGN_OR_RETURN(std::string text, ex.ReadAll(kMaxUnaryResponse));
+    if (status != 200) {
+      return protocol::ToError(protocol::ParseErrorBody(static_cast<int>(status), text));
+    }
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return MakeError(ErrorCode::kInternal, "agent: malformed JSON reply");
+    return j;
+  });
+}
+
+Result<void> AgentClient::SendSignal(uint32_t pid, int sig) const {
+  if (sig != 9 && sig != 15) {
+    return MakeError(ErrorCode::kInvalidArgument, "SendSignal: only 9 and 15 are supported");
+  }
+  nlohmann::json body = {{"process", {{"pid", pid}}},
+                         {"signal", sig == 9 ? "SIGNAL_SIGKILL" : "SIGNAL_SIGTERM"}};
+  auto r = CallUnary("process.Process/SendSignal", body, "root");
+  if (!r.ok()) return std::move(r).error();
+  return Ok();
+}
+
+Result<nlohmann::json> AgentClient::List() const {
+  return CallUnary("process.Process/List", nlohmann::json::object(), "root");
+}
+
+Result<nlohmann::json> AgentClient::WriteFile(const std::string& path, std::string_view data,
+                                              const std::string& user) const {
+  return Guard([&]() -> Result<nlohmann::json> {
+    auto req = MakeRequest(http::verb::post, "/files?path=" + PercentEncode(path) +
+                                                 "&username=" + PercentEncode(user));
+    req.set(http::field::content_type, "application/octet-stream");
+    req.body() = std::string(data);
+    Exchange ex(socket_path_, io_timeout_ms_);
+    ASSIGN_OR_RETURN(unsigned status, ex.Send(req));
+    ASSIGN_OR_RETURN(std::string text, ex.ReadAll(kMaxUnaryResponse));
+    if (status != 200) return RestError(status, text);
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_array() || j.empty()) {
+      return MakeError(ErrorCode::kInternal, "agent: malformed upload reply");
+    }
+    return j[0];
+  });
+}
+
+Result<std::string> AgentClient::ReadFile(const std::string& path, const std::string& user) const {
+  return Guard([&]() -> Result<std::string> {
+    auto req = MakeRequest(http::verb::get, "/files?path=" + PercentEncode(path) +
+                                                "&username=" + PercentEncode(user));
+    Exchange ex(socket_path_, io_timeout_ms_);
+    ASSIGN_OR_RETURN(unsigned status, ex.Send(req));
+    ASSIGN_OR_RETURN(std::string text, ex.ReadAll(kMaxFileResponse));
+    if (status != 200) return RestError(status, text);
+    return text;
+  });
+}
+
+Result<void> AgentClient::Health() const {
+  return Guard([&]() -> Result<void> {
+    auto req = MakeRequest(http::verb::get, "/health");
+    Exchange ex(socket_path_, io_timeout_ms_);
+    ASSIGN_OR_RETURN(unsigned status, ex.Send(req));
+    ASSIGN_OR_RETURN(std::string text, ex.ReadAll(kMaxUnaryResponse));
+    if (status != 204) return RestError(status, text);
+    return Ok();
+  });
+}
+
+}  // namespace sbx::agentclient

@@ -1,0 +1,76 @@
+// agentclient: the daemon's client of the sandbox agent (sbx-agent), speaking the envd
+// protocol (Connect JSON over HTTP/1.1, ../docs/architecture.md) on the agent's unix socket.
+// The daemon's exec and file endpoints are built on this; the E2B gateway forwards raw
+// requests instead.
+//
+// Thread safety: an AgentClient is immutable after construction; every call opens its own
+// connection, so calls may run concurrently from many threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace sbx::agentclient {
+
+struct StartOptions {
+  std::vector<std::string> argv;            // argv[0] is the program (cmd), the rest args
+  std::map<std::string, std::string> envs;
+  std::string cwd;                          // empty: the user's home
+  std::string user = "user";                // sent as Basic auth username
+  bool stdin_open = false;                  // false: stdin is /dev/null
+  int64_t timeout_ms = 0;                   // Connect-Timeout-Ms; 0: none
+  std::string tag;
+};
+
+struct ProcessEnd {
+  int exit_code = -1;
+  bool exited = false;     // false: killed by a signal
+  std::string status;      // "exit status 3", "signal: killed"
+  std::string error;
+};
+
+struct RunCallbacks {
+  std::function<void(uint32_t pid)> on_start;
+  std::function<void(std::string_view data)> on_stdout;
+  std::function<void(std::string_view data)> on_stderr;
+};
+
+class AgentClient {
+ public:
+  explicit AgentClient(std::string socket_path, int64_t io_timeout_ms = 30000);
+
+  // process.Process/Start: streams output to the callbacks until the end event and the
+  // end-of-stream frame. A deadline_exceeded end frame (the agent killed the process at
+  // timeout_ms) is returned as an Error with code kDeadlineExceeded.
+  Result<ProcessEnd> Run(const StartOptions& options, const RunCallbacks& callbacks) const;
+  // process.Process/SendSignal (sig is 9 or 15).
+  Result<void> SendSignal(uint32_t pid, int sig) const;
+  // process.Process/List: the raw ListResponse JSON.
+  Result<nlohmann::json> List() const;
+  // POST /files?path=...&username=... (octet-stream body). Returns the entry JSON.
+  Result<nlohmann::json> WriteFile(const std::string& path, std::string_view data,
+                                   const std::string& user) const;
+  // GET /files?path=...&username=...
+  Result<std::string> ReadFile(const std::string& path, const std::string& user) const;
+  // filesystem.Filesystem/<method> unary call with a JSON body; returns the response JSON.
+  Result<nlohmann::json> CallUnary(const std::string& service_method, const nlohmann::json& body,
+                                   const std::string& user) const;
+  // GET /health -> 204
+  Result<void> Health() const;
+
+  const std::string& socket_path() const { return socket_path_; }
+
+ private:
+  std::string socket_path_;
+  int64_t io_timeout_ms_;
+};
+
+}  // namespace sbx::agentclient

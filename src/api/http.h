@@ -1,0 +1,52 @@
+// Plain request and response values for the API handlers. Handlers are functions from Request
+// to Response, so they are tested without sockets; server.cc does the I/O.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace sbx::api {
+
+struct Request {
+  std::string method;                          // "GET", "POST", ...
+  std::string path;                            // decoded path, without the query
+  std::map<std::string, std::string> query;    // decoded
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string request_id;
+  bool admin = false;  // arrived on the unix socket (root only)
+
+  std::string Header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? "" : it->second;
+  }
+  std::string Query(const std::string& name, const std::string& def = "") const {
+    auto it = query.find(name);
+    return it == query.end() ? def : it->second;
+  }
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// The HTTP status for an error code (docs/api.md).
+int HttpStatus(ErrorCode code);
+Response JsonResponse(int status, const nlohmann::json& body);
+// {"success": false, "error": {"code": ..., "message": ...}}
+Response ErrorResponse(const Error& error);
+
+// Splits "a=b&c=d" with percent-decoding; false on a malformed escape.
+bool ParseQuery(const std::string& raw, std::map<std::string, std::string>* out);
+bool PercentDecode(const std::string& in, std::string* out);
+
+}  // namespace sbx::api

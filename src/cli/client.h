@@ -1,0 +1,87 @@
+// client: the HTTP client of sandboxd's API (docs/api.md), libcurl over the daemon's unix socket
+// (CURLOPT_UNIX_SOCKET_PATH) or a loopback TCP URL. One blocking request at a time.
+//
+// Errors are values: a failure to talk to the daemon becomes an Error whose message says what
+// to do ("sandboxd is not running (no socket at ...); start it with `sandboxd`"), and an HTTP
+// error answer becomes an Error carrying the daemon's code and message as they were sent.
+//
+// Thread safety: a Client is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "cli/output.h"
+#include "common/result.h"
+
+namespace sbx::cli {
+
+inline constexpr char kDefaultSocket[] = "/run/sandboxd/sandboxd.sock";
+
+// Where the daemon is: exactly one of the two is set.
+struct Endpoint {
+  std::string socket_path;  // unix socket
+  std::string base_url;     // "http://127.0.0.1:8080", no trailing '/'
+  // "/run/sandboxd/sandboxd.sock" or "http://127.0.0.1:8080", for messages.
+  std::string Describe() const { return base_url.empty() ? socket_path : base_url; }
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;                            // empty when streamed to a Sink
+  std::map<std::string, std::string> headers;  // names in lower case
+};
+
+// Supplies a request body: fills buf with up to cap bytes, 0 at the end.
+using Source = std::function<Result<size_t>(char* buf, size_t cap)>;
+// Receives the body of a 2xx answer as it arrives (other answers are kept in memory).
+using Sink = std::function<Result<void>(std::string_view chunk)>;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string target;        // "/v1/sandboxes?state=running"
+  std::string content_type;  // set with a body
+  std::string body;          // used when source is empty
+  Source source;             // streamed body of source_size bytes
+  int64_t source_size = 0;
+  Sink sink;
+  double timeout_s = 30;       // the whole request; 0: no limit
+  double stall_timeout_s = 0;  // > 0: abort when nothing moves for this long
+};
+
+class Client {
+ public:
+  Client(Endpoint endpoint, std::string api_key);
+
+  const Endpoint& endpoint() const { return endpoint_; }
+
+  // Performs one request. Only transport failures are Errors here: any HTTP status is returned.
+  Result<HttpResponse> Send(const HttpRequest& req);
+
+  // A JSON request (body may be null for none). A 2xx answer's JSON body is returned; any other
+  // answer becomes ErrorFromHttp().
+  Result<OJson> CallJson(std::string_view method, std::string_view target,
+                         const nlohmann::json& body, double timeout_s);
+
+ private:
+  Endpoint endpoint_;
+  std::string api_key_;
+};
+
+// The Error for a non-2xx answer. With the API's error body the daemon's code and message are
+// kept as they are; otherwise the code follows the HTTP status and the message quotes the body.
+Error ErrorFromHttp(long status, std::string_view body);
+
+// "not_found" -> kNotFound; false in *known (and kInternal) for a name we do not know.
+ErrorCode ErrorCodeFromName(std::string_view name, bool* known);
+ErrorCode ErrorCodeFromHttpStatus(long status);
+
+// The Error for a request that got no answer, from the curl result and the connect errno.
+Error TransportError(const Endpoint& ep, int curl_code, int os_errno, std::string_view curl_msg,
+                     double timeout_s, std::string_view what);
+
+}  // namespace sbx::cli

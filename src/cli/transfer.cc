@@ -1,0 +1,186 @@
+// transfer: streamed, hash-checked file upload and download (see transfer.h).
+#include "cli/transfer.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "cli/args.h"
+#include "common/scope_exit.h"
+#include "common/unique_fd.h"
+
+namespace sbx::cli {
+namespace {
+
+// A transfer in which no byte moves for this long is abandoned.
+constexpr double kStallTimeoutS = 120;
+
+// File transfers may be large: no overall deadline, but one that grows with the size.
+double TransferTimeout(int64_t size) {
+  return 600.0 + static_cast<double>(size) / (1 << 20);  // 10 min + 1 s per MiB
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_) EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
+
+void Sha256::Update(std::string_view data) {
+  if (ctx_) EVP_DigestUpdate(ctx_, data.data(), data.size());
+}
+
+std::string Sha256::HexDigest() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!ctx_ || EVP_DigestFinal_ex(ctx_, md, &len) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  Sha256 h;
+  h.Update(data);
+  return h.HexDigest();
+}
+
+Result<void> CheckReadableFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return SysError("cannot read local file '" + path + "'");
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return SysError("fstat '" + path + "'");
+  if (S_ISDIR(st.st_mode))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "local path '" + path + "' is a directory; only single files are copied");
+  if (!S_ISREG(st.st_mode))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "local path '" + path + "' is not a regular file");
+  return Ok();
+}
+
+Result<TransferResult> UploadFile(Client& client, std::string_view sandbox_id,
+                                  const std::string& local, const std::string& remote,
+                                  std::string_view user) {
+  RETURN_IF_ERROR(CheckReadableFile(local));
+  UniqueFd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return SysError("cannot read local file '" + local + "'");
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return SysError("fstat '" + local + "'");
+
+  Sha256 hash;
+  int64_t sent = 0;
+  HttpRequest req;
+  req.method = "PUT";
+  req.target = FilesTarget(sandbox_id, remote, user);
+  req.content_type = "application/octet-stream";
+  req.source_size = st.st_size;
+  req.timeout_s = TransferTimeout(st.st_size);
+  req.stall_timeout_s = kStallTimeoutS;
+  req.source = [&](char* buf, size_t cap) -> Result<size_t> {
+    // Never send more than announced, even if the file grows meanwhile.
+    int64_t left = req.source_size - sent;
+    if (left <= 0) return size_t{0};
+    if (static_cast<int64_t>(cap) > left) cap = static_cast<size_t>(left);
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf, cap);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return SysError("read '" + local + "'");
+      if (n == 0) return MakeError(ErrorCode::kInternal, "'" + local + "' shrank while uploading");
+      hash.Update(std::string_view(buf, static_cast<size_t>(n)));
+      sent += n;
+      return static_cast<size_t>(n);
+    }
+  };
+  ASSIGN_OR_RETURN(HttpResponse resp, client.Send(req));
+  if (resp.status < 200 || resp.status >= 300) return ErrorFromHttp(resp.status, resp.body);
+
+  TransferResult out{std::string(sandbox_id), remote, local, sent, hash.HexDigest()};
+  nlohmann::json j = nlohmann::json::parse(resp.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object()) {
+    if (auto p = j.find("path"); p != j.end() && p->is_string()) out.path = p->get<std::string>();
+    if (auto h = j.find("hash"); h != j.end() && h->is_string() && *h != out.hash)
+      return MakeError(ErrorCode::kInternal, "upload of '" + local + "' to " + remote +
+                                                 " is corrupt: sent sha256 " + out.hash +
+                                                 ", sandboxd stored " + h->get<std::string>());
+    if (auto s = j.find("size"); s != j.end() && s->is_number_integer() && *s != out.size)
+      return MakeError(ErrorCode::kInternal,
+                       "upload of '" + local + "' to " + remote + " is incomplete: sent " +
+                           std::to_string(out.size) + " bytes, sandboxd stored " + s->dump());
+  }
+  return out;
+}
+
+Result<TransferResult> DownloadFile(Client& client, std::string_view sandbox_id,
+                                    const std::string& remote, const std::string& local,
+                                    std::string_view user) {
+  // The temporary file lives next to the destination so that rename(2) is atomic.
+  std::string tmpl = DirName(local) + "/." + BaseName(local) + ".sbx-XXXXXX";
+  UniqueFd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
+  if (!fd) return SysError("cannot write '" + local + "' (creating " + tmpl + ")");
+  const std::string tmp = tmpl;
+  ScopeExit remove_tmp([&] { ::unlink(tmp.c_str()); });
+
+  Sha256 hash;
+  int64_t received = 0;
+  HttpRequest req;
+  req.method = "GET";
+  req.target = FilesTarget(sandbox_id, remote, user);
+  req.timeout_s = 0;  // unknown size: no overall deadline, but one for a stalled transfer
+  req.stall_timeout_s = kStallTimeoutS;
+  req.sink = [&](std::string_view chunk) -> Result<void> {
+    const char* p = chunk.data();
+    size_t left = chunk.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd.get(), p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return SysError("write '" + tmp + "'");
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    hash.Update(chunk);
+    received += static_cast<int64_t>(chunk.size());
+    return Ok();
+  };
+  ASSIGN_OR_RETURN(HttpResponse resp, client.Send(req));
+  if (resp.status < 200 || resp.status >= 300) return ErrorFromHttp(resp.status, resp.body);
+
+  TransferResult out{std::string(sandbox_id), remote, local, received, hash.HexDigest()};
+  if (auto h = resp.headers.find("x-content-sha256"); h != resp.headers.end()) {
+    std::string expected = h->second;
+    for (char& c : expected) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (expected != out.hash)
+      return MakeError(ErrorCode::kInternal,
+                       "download of " + remote + " is corrupt: sandboxd announced sha256 " +
+                           expected + ", received " + out.hash + " (" + std::to_string(received) +
+                           " bytes); '" + local + "' was not written");
+  }
+  // mkostemp creates 0600: give the file the mode a new file would get (0666 & ~umask).
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  if (::fchmod(fd.get(), 0666 & ~mask) != 0) return SysError("fchmod '" + tmp + "'");
+  if (::fsync(fd.get()) != 0) return SysError("fsync '" + tmp + "'");
+  fd.reset();
+  if (::rename(tmp.c_str(), local.c_str()) != 0)
+    return SysError("rename '" + tmp + "' to '" + local + "'");
+  remove_tmp.Dismiss();
+  return out;
+}
+
+}  // namespace sbx::cli

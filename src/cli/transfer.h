@@ -1,0 +1,59 @@
+// transfer: moving one file between this machine and a sandbox, with its SHA-256 checked at
+// both ends. Used by `sbx cp` and by `sbx create --file`.
+//
+// Uploads stream the local file (no size limit here; the daemon enforces its own) and compare
+// the size and hash that the daemon reports with what was sent. Downloads stream into a
+// temporary file next to the destination, verify X-Content-SHA256 when the daemon sends it, and
+// rename the file into place, so the destination is never left half-written.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cli/client.h"
+#include "common/result.h"
+
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+
+namespace sbx::cli {
+
+// Incremental SHA-256 (OpenSSL EVP), hex digest.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void Update(std::string_view data);
+  // Lower-case hex; call once.
+  std::string HexDigest();
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+std::string Sha256Hex(std::string_view data);
+
+// A local file that can be uploaded: exists, is a regular file, is readable.
+Result<void> CheckReadableFile(const std::string& path);
+
+struct TransferResult {
+  std::string sandbox_id;
+  std::string path;  // in the sandbox
+  std::string local_path;
+  int64_t size = 0;
+  std::string hash;  // sha256 hex
+};
+
+// PUT /v1/sandboxes/{id}/files?path=remote[&user=root] with the bytes of local.
+Result<TransferResult> UploadFile(Client& client, std::string_view sandbox_id,
+                                  const std::string& local, const std::string& remote,
+                                  std::string_view user);
+
+// GET /v1/sandboxes/{id}/files?path=remote into local (a file path, written atomically).
+Result<TransferResult> DownloadFile(Client& client, std::string_view sandbox_id,
+                                    const std::string& remote, const std::string& local,
+                                    std::string_view user);
+
+}  // namespace sbx::cli

@@ -1,0 +1,28 @@
+// The in-memory half of one sandbox, shared by manager.cc and exec.cc. Internal to the
+// sandbox component.
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "agentclient/agent_client.h"
+#include "runtime/runtime.h"
+#include "sandbox/manager.h"
+#include "store/store.h"
+
+namespace sbx::sandbox {
+
+struct SandboxManager::Live {
+  std::mutex mu;  // serialises state transitions; guards everything below
+  store::SandboxRecord rec;
+  std::unique_ptr<runtime::Container> container;
+  std::shared_ptr<agentclient::AgentClient> agent;  // copied out by exec/file calls
+  spec::Env env;                                   // template environment + sandbox env
+};
+
+inline constexpr const char* kStateCreating = "creating";
+inline constexpr const char* kStateRunning = "running";
+inline constexpr const char* kStateStopped = "stopped";
+inline constexpr const char* kStateError = "error";
+
+}  // namespace sbx::sandbox

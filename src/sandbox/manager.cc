@@ -1,0 +1,449 @@
+#include "sandbox/manager.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "common/scope_exit.h"
+#include "common/unique_fd.h"
+#include "common/util.h"
+#include "sandbox/live.h"
+
+namespace sbx::sandbox {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kMaxSlots = 60000;
+// Sandbox id ranges start here: sandbox uid 0 of slot s is host uid kIdBase + s * 65536.
+constexpr uint32_t kIdBase = 0x10000000;
+
+uint32_t HostIdBase(int64_t slot) {
+  return kIdBase + static_cast<uint32_t>(slot) * runtime::kIdRangeSize;
+}
+
+Result<void> MakeDir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return SysError("mkdir " + path);
+  if (::chmod(path.c_str(), mode) != 0) return SysError("chmod " + path);
+  return Ok();
+}
+
+Result<UniqueFd> ListenUnix(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "agent socket path " + path + " is too long for a unix socket");
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return SysError("socket(AF_UNIX)");
+  addr.sun_family = AF_UNIX;
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  ::unlink(path.c_str());
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return SysError("bind " + path);
+  if (::chmod(path.c_str(), 0600) != 0) return SysError("chmod " + path);
+  if (::listen(fd.get(), 256) != 0) return SysError("listen " + path);
+  return fd;
+}
+
+json LimitsJson(const spec::Limits& l) {
+  return json{{"cpus", l.cpus}, {"memory_bytes", l.memory_bytes}, {"pids_max", l.pids_max}};
+}
+
+}  // namespace
+
+json SandboxView::ToJson() const {
+  const store::SandboxRecord& r = record;
+  json j{{"success", true},
+         {"sandbox_id", r.id},
+         {"template", r.template_name},
+         {"state", r.state},
+         {"created_at", ToRfc3339(r.created_at_ms)},
+         {"timeout", r.timeout_s}};
+  if (r.expires_at_ms) j["expires_at"] = ToRfc3339(r.expires_at_ms);
+  j["env"] = json::parse(r.env_json, nullptr, false);
+  j["metadata"] = json::parse(r.metadata_json, nullptr, false);
+  j["limits"] = json::parse(r.limits_json, nullptr, false);
+  if (!r.reason.empty()) j["reason"] = r.reason;
+  if (r.state == kStateRunning) {
+    j["uptime_seconds"] = static_cast<double>(NowUnixMs() - r.created_at_ms) / 1000.0;
+  }
+  return j;
+}
+
+SandboxManager::SandboxManager(ManagerOptions options, store::Store* store,
+                               std::unique_ptr<runtime::CgroupDriver> cgroups)
+    : options_(std::move(options)), store_(store), cgroups_(std::move(cgroups)) {}
+
+SandboxManager::~SandboxManager() { Shutdown(); }
+
+std::string SandboxManager::SandboxDir(const std::string& id) const {
+  return options_.state_dir + "/sandboxes/" + id;
+}
+
+std::string SandboxManager::SocketPath(int64_t slot) const {
+  return options_.state_dir + "/a/" + std::to_string(slot) + ".sock";
+}
+
+Result<void> SandboxManager::Start() {
+  RETURN_IF_ERROR(MakeDir(options_.state_dir, 0700));
+  RETURN_IF_ERROR(MakeDir(options_.state_dir + "/sandboxes", 0700));
+  RETURN_IF_ERROR(MakeDir(options_.state_dir + "/a", 0700));
+  RETURN_IF_ERROR(MakeDir(options_.state_dir + "/templates", 0700));
+  RETURN_IF_ERROR(MakeDir(options_.state_dir + "/templates/host", 0755));
+  std::string probe = SocketPath(kMaxSlots);
+  if (probe.size() >= sizeof(sockaddr_un{}.sun_path))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "state directory " + options_.state_dir +
+                         " is too long: agent sockets under it would exceed 107 characters");
+  if (::access(options_.agent_path.c_str(), X_OK) != 0)
+    return SysError("agent binary " + options_.agent_path + " is not executable");
+  host_base_dir_ = options_.state_dir + "/templates/host/rootfs";
+  ASSIGN_OR_RETURN(host_base_binds_, runtime::EnsureHostBaseRootfs(host_base_dir_));
+  if (!options_.templates.templates.count(options_.default_template))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "default template '" + options_.default_template + "' is not defined");
+  ReconcileAtStart();
+  supervisor_ = std::thread([this] { Supervise(); });
+  log::Info("manager.started", {{"state_dir", options_.state_dir},
+                                {"cgroups", cgroups_->Name()},
+                                {"templates", static_cast<int64_t>(options_.templates.templates.size())}});
+  return Ok();
+}
+
+void SandboxManager::ReconcileAtStart() {
+  auto rows = store_->ListSandboxes();
+  if (!rows.ok()) {
+    log::Error("reconcile.list_failed", {{"error", rows.error().ToString()}});
+    return;
+  }
+  std::set<std::string> known;
+  for (store::SandboxRecord& r : *rows) {
+    known.insert(r.id);
+    if (r.state == kStateRunning || r.state == kStateCreating) {
+      // The agents of a previous daemon are not re-attached yet: end them and keep the files.
+      if (auto k = cgroups_->KillAll(r.id); !k.ok())
+        log::Warn("reconcile.kill_failed", {{"sandbox_id", r.id}, {"error", k.error().ToString()}});
+      (void)cgroups_->Destroy(r.id);
+      (void)runtime::ReleaseRootfs(SandboxDir(r.id));
+      ::unlink(SocketPath(r.id_slot).c_str());
+      r.state = kStateStopped;
+      r.reason = "daemon restarted while the sandbox was running";
+      r.init_pid = 0;
+      (void)store_->UpdateSandbox(r);
+      log::Info("reconcile.stopped", {{"sandbox_id", r.id}});
+    }
+    auto live = std::make_shared<Live>();
+    live->rec = r;
+    std::lock_guard<std::mutex> lock(mu_);
+    used_slots_.insert(r.id_slot);
+    sandboxes_[r.id] = live;
+  }
+  // Leftovers that the database does not know: cgroups and directories.
+  if (auto ids = cgroups_->List(); ids.ok()) {
+    for (const std::string& id : *ids) {
+      bool running = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = sandboxes_.find(id);
+        running = it != sandboxes_.end() && it->second->rec.state == kStateRunning;
+      }
+      if (running) continue;
+      (void)cgroups_->KillAll(id);
+      (void)cgroups_->Destroy(id);
+      log::Info("reconcile.cgroup_removed", {{"sandbox_id", id}});
+    }
+  }
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(options_.state_dir + "/sandboxes", ec)) {
+    std::string id = entry.path().filename().string();
+    if (known.count(id)) continue;
+    if (auto r = runtime::RemoveSandboxDir(entry.path().string()); !r.ok())
+      log::Warn("reconcile.dir_failed", {{"sandbox_id", id}, {"error", r.error().ToString()}});
+    else
+      log::Info("reconcile.dir_removed", {{"sandbox_id", id}});
+  }
+}
+
+void SandboxManager::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(supervisor_mu_);
+    if (stopping_.exchange(true)) return;
+  }
+  supervisor_cv_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, live] : sandboxes_) ids.push_back(id);
+  }
+  for (const std::string& id : ids) {
+    if (auto r = Remove(id, "shutdown"); !r.ok())
+      log::Error("shutdown.remove_failed", {{"sandbox_id", id}, {"error", r.error().ToString()}});
+  }
+  log::Info("manager.stopped", {{"removed", static_cast<int64_t>(ids.size())}});
+}
+
+Result<std::shared_ptr<SandboxManager::Live>> SandboxManager::Find(const std::string& id) {
+  RETURN_IF_ERROR(spec::ValidateSandboxId(id));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sandboxes_.find(id);
+  if (it == sandboxes_.end())
+    return MakeError(ErrorCode::kNotFound, "sandbox '" + id + "' does not exist");
+  return it->second;
+}
+
+Result<std::shared_ptr<SandboxManager::Live>> SandboxManager::FindRunning(const std::string& id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Live> live, Find(id));
+  std::lock_guard<std::mutex> lock(live->mu);
+  if (live->rec.state != kStateRunning)
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "sandbox '" + id + "' is " + live->rec.state + ", not running" +
+                         (live->rec.reason.empty() ? "" : " (" + live->rec.reason + ")"));
+  return live;
+}
+
+Result<SandboxView> SandboxManager::Create(const spec::SandboxSpec& spec_in,
+                                           const std::string& request_id) {
+  spec::SandboxSpec spec = spec_in;
+  if (spec.template_name.empty()) spec.template_name = options_.default_template;
+  auto tpl_it = options_.templates.templates.find(spec.template_name);
+  if (tpl_it == options_.templates.templates.end()) {
+    std::string names;
+    for (const auto& [k, t] : options_.templates.templates) names += (names.empty() ? "" : ", ") + k;
+    return MakeError(ErrorCode::kNotFound, "template '" + spec.template_name +
+                                               "' does not exist (available: " + names + ")");
+  }
+  const spec::Template& tpl = tpl_it->second;
+  if (spec.id.empty()) spec.id = "sbx_" + RandomHex(8);
+  RETURN_IF_ERROR(spec::ValidateSandboxId(spec.id));
+  RETURN_IF_ERROR(spec::ValidateEnv(spec.env, "env"));
+
+  auto live = std::make_shared<Live>();
+  std::unique_lock<std::mutex> live_lock(live->mu);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return MakeError(ErrorCode::kUnavailable, "sandboxd is shutting down");
+    if (sandboxes_.count(spec.id))
+      return MakeError(ErrorCode::kAlreadyExists, "sandbox '" + spec.id + "' already exists");
+    int64_t slot = 0;
+    while (used_slots_.count(slot)) ++slot;
+    if (slot >= kMaxSlots)
+      return MakeError(ErrorCode::kResourceExhausted, "no free sandbox slot (at most 60000)");
+    used_slots_.insert(slot);
+    live->rec.id_slot = slot;
+    sandboxes_[spec.id] = live;
+  }
+  auto forget = ScopeExit([&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    used_slots_.erase(live->rec.id_slot);
+    sandboxes_.erase(spec.id);
+  });
+
+  int64_t now = NowUnixMs();
+  store::SandboxRecord& r = live->rec;
+  r.id = spec.id;
+  r.template_name = tpl.key;
+  r.state = kStateCreating;
+  r.created_at_ms = now;
+  r.updated_at_ms = now;
+  r.timeout_s = spec.timeout_s > 0 ? spec.timeout_s : tpl.timeout_s;
+  r.expires_at_ms = now + r.timeout_s * 1000;
+  r.env_json = json(spec.env).dump();
+  r.metadata_json = spec.metadata.dump();
+  r.limits_json = LimitsJson(tpl.ToLimits()).dump();
+  RETURN_IF_ERROR(store_->InsertSandbox(r));
+  auto unrecord = ScopeExit([&] { (void)store_->DeleteSandbox(r.id); });
+
+  int64_t t0 = MonotonicNs();
+  auto launched = Launch(*live, tpl, spec);
+  if (!launched.ok()) {
+    TearDownLocked(*live);
+    (void)runtime::RemoveSandboxDir(SandboxDir(r.id));
+    log::Error("sandbox.create_failed", {{"sandbox_id", r.id}, {"request_id", request_id},
+                                         {"error", launched.error().ToString()}});
+    return std::move(launched).error();
+  }
+  r.state = kStateRunning;
+  RETURN_IF_ERROR(store_->UpdateSandbox(r));
+  unrecord.Dismiss();
+  forget.Dismiss();
+  double ms = static_cast<double>(MonotonicNs() - t0) / 1e6;
+  log::Info("sandbox.created", {{"sandbox_id", r.id}, {"request_id", request_id},
+                                {"template", r.template_name}, {"pid", r.init_pid},
+                                {"ms", ms}});
+  return SandboxView{r};
+}
+
+Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
+                                    const spec::SandboxSpec& spec) {
+  store::SandboxRecord& r = live.rec;
+  std::string dir = SandboxDir(r.id);
+  uint32_t id_base = HostIdBase(r.id_slot);
+  runtime::RootfsConfig rootfs{dir, host_base_dir_, host_base_binds_, id_base};
+  RETURN_IF_ERROR(runtime::PrepareRootfs(rootfs));
+  spec::Limits limits = tpl.ToLimits();
+  RETURN_IF_ERROR(cgroups_->Create(r.id, limits));
+  ASSIGN_OR_RETURN(UniqueFd listen_fd, ListenUnix(SocketPath(r.id_slot)));
+  std::string log_path = dir + "/agent.log";
+  UniqueFd log_fd(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!log_fd) return SysError("open " + log_path);
+
+  live.env = tpl.environment;
+  for (const auto& [k, v] : spec.env) live.env[k] = v;
+  runtime::LaunchConfig lc;
+  lc.id = r.id;
+  lc.root_dir = dir + "/root";
+  lc.host_id_base = id_base;
+  lc.limits = limits;
+  lc.agent_path = options_.agent_path;
+  lc.agent_args = {"--listen-fd", "3", "--default-user", "user"};
+  for (const auto& [k, v] : live.env) {
+    lc.agent_args.push_back("--env");
+    lc.agent_args.push_back(k + "=" + v);
+  }
+  lc.agent_env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                  "SBX_SANDBOX_ID=" + r.id};
+  lc.agent_listen_fd = listen_fd.get();
+  lc.log_fd = log_fd.get();
+  lc.network = false;
+  lc.cgroup_procs_files = cgroups_->ProcsFiles(r.id);
+  runtime::LaunchTimings timings;
+  ASSIGN_OR_RETURN(live.container, runtime::Launch(lc, &timings));
+  r.init_pid = live.container->pid();
+  live.agent = std::make_shared<agentclient::AgentClient>(SocketPath(r.id_slot));
+  return Ok();
+}
+
+void SandboxManager::TearDownLocked(Live& live) {
+  const std::string& id = live.rec.id;
+  if (live.container) {
+    (void)live.container->Kill();
+  }
+  if (auto k = cgroups_->KillAll(id); !k.ok())
+    log::Warn("sandbox.killall_failed", {{"sandbox_id", id}, {"error", k.error().ToString()}});
+  if (live.container) {
+    int status = 0;
+    (void)live.container->Reap(true, &status);
+    live.container.reset();
+  }
+  if (auto d = cgroups_->Destroy(id); !d.ok())
+    log::Warn("sandbox.cgroup_destroy_failed",
+              {{"sandbox_id", id}, {"error", d.error().ToString()}});
+  if (auto m = runtime::ReleaseRootfs(SandboxDir(id)); !m.ok())
+    log::Warn("sandbox.release_failed", {{"sandbox_id", id}, {"error", m.error().ToString()}});
+  ::unlink(SocketPath(live.rec.id_slot).c_str());
+  live.agent.reset();
+  live.rec.init_pid = 0;
+}
+
+Result<SandboxView> SandboxManager::Get(const std::string& id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Live> live, Find(id));
+  std::lock_guard<std::mutex> lock(live->mu);
+  return SandboxView{live->rec};
+}
+
+Result<std::vector<SandboxView>> SandboxManager::List() {
+  std::vector<std::shared_ptr<Live>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, live] : sandboxes_) all.push_back(live);
+  }
+  std::vector<SandboxView> out;
+  for (const auto& live : all) {
+    std::lock_guard<std::mutex> lock(live->mu);
+    if (live->rec.state == kStateCreating) continue;
+    out.push_back(SandboxView{live->rec});
+  }
+  return out;
+}
+
+size_t SandboxManager::RunningCount() {
+  auto all = List();
+  if (!all.ok()) return 0;
+  return static_cast<size_t>(std::count_if(all->begin(), all->end(), [](const SandboxView& v) {
+    return v.record.state == kStateRunning;
+  }));
+}
+
+Result<SandboxView> SandboxManager::Stop(const std::string& id, const std::string& reason,
+                                         const std::string& request_id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Live> live, Find(id));
+  std::lock_guard<std::mutex> lock(live->mu);
+  if (live->rec.state == kStateStopped || live->rec.state == kStateError)
+    return SandboxView{live->rec};
+  TearDownLocked(*live);
+  live->rec.state = kStateStopped;
+  live->rec.reason = reason;
+  RETURN_IF_ERROR(store_->UpdateSandbox(live->rec));
+  log::Info("sandbox.stopped",
+            {{"sandbox_id", id}, {"request_id", request_id}, {"reason", reason}});
+  return SandboxView{live->rec};
+}
+
+Result<void> SandboxManager::Remove(const std::string& id, const std::string& request_id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Live> live, Find(id));
+  {
+    std::lock_guard<std::mutex> lock(live->mu);
+    TearDownLocked(*live);
+    RETURN_IF_ERROR(runtime::RemoveSandboxDir(SandboxDir(id)));
+    RETURN_IF_ERROR(store_->DeleteSandbox(id));
+    live->rec.state = "removed";
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    used_slots_.erase(live->rec.id_slot);
+    sandboxes_.erase(id);
+  }
+  log::Info("sandbox.removed", {{"sandbox_id", id}, {"request_id", request_id}});
+  return Ok();
+}
+
+void SandboxManager::Supervise() {
+  std::unique_lock<std::mutex> lock(supervisor_mu_);
+  while (!stopping_) {
+    supervisor_cv_.wait_for(lock, std::chrono::milliseconds(options_.supervise_interval_ms));
+    if (stopping_) break;
+    lock.unlock();
+    std::vector<std::shared_ptr<Live>> all;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      for (const auto& [id, live] : sandboxes_) all.push_back(live);
+    }
+    int64_t now = NowUnixMs();
+    for (const auto& live : all) {
+      std::string expire_id;
+      {
+        std::unique_lock<std::mutex> g(live->mu, std::try_to_lock);
+        if (!g.owns_lock() || live->rec.state != kStateRunning || !live->container) continue;
+        int status = 0;
+        auto reaped = live->container->Reap(false, &status);
+        if (reaped.ok() && *reaped) {
+          live->container.reset();
+          TearDownLocked(*live);
+          live->rec.state = kStateError;
+          live->rec.reason = "the sandbox's init (sbx-agent) exited unexpectedly, wait status " +
+                             std::to_string(status);
+          (void)store_->UpdateSandbox(live->rec);
+          log::Error("sandbox.init_exited", {{"sandbox_id", live->rec.id}, {"status", status}});
+          continue;
+        }
+        if (live->rec.expires_at_ms && now >= live->rec.expires_at_ms) expire_id = live->rec.id;
+      }
+      if (!expire_id.empty()) {
+        auto r = Stop(expire_id, "timeout: the sandbox lifetime expired", "supervisor");
+        if (!r.ok())
+          log::Error("sandbox.expire_failed",
+                     {{"sandbox_id", expire_id}, {"error", r.error().ToString()}});
+      }
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace sbx::sandbox

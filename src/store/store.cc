@@ -1,0 +1,280 @@
+#include "store/store.h"
+
+#include "common/util.h"
+
+namespace sbx::store {
+namespace {
+
+Error DbError(sqlite3* db, const std::string& what) {
+  int rc = sqlite3_extended_errcode(db);
+  ErrorCode code = ErrorCode::kInternal;
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+    code = ErrorCode::kAlreadyExists;
+  if (rc == SQLITE_FULL) code = ErrorCode::kResourceExhausted;
+  return MakeError(code, "sqlite: " + what + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared statement with RAII finalisation and positional binding helpers.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Stmt& Bind(const std::string& v) {
+    sqlite3_bind_text(st_, ++idx_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int64_t v) {
+    sqlite3_bind_int64(st_, ++idx_, v);
+    return *this;
+  }
+  Stmt& Bind(int v) { return Bind(static_cast<int64_t>(v)); }
+  Stmt& Bind(double v) {
+    sqlite3_bind_double(st_, ++idx_, v);
+    return *this;
+  }
+  int Step() { return sqlite3_step(st_); }
+  std::string Text(int col) {
+    const unsigned char* p = sqlite3_column_text(st_, col);
+    int n = sqlite3_column_bytes(st_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : "";
+  }
+  int64_t Int(int col) { return sqlite3_column_int64(st_, col); }
+  double Real(int col) { return sqlite3_column_double(st_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+  int rc_;
+  int idx_ = 0;
+};
+
+constexpr const char* kSandboxCols =
+    "id, template, state, created_at, updated_at, timeout_s, expires_at, env, metadata, limits, "
+    "id_slot, init_pid, reason, tenant";
+
+SandboxRecord ReadSandbox(Stmt& s) {
+  SandboxRecord r;
+  r.id = s.Text(0);
+  r.template_name = s.Text(1);
+  r.state = s.Text(2);
+  r.created_at_ms = s.Int(3);
+  r.updated_at_ms = s.Int(4);
+  r.timeout_s = s.Int(5);
+  r.expires_at_ms = s.Int(6);
+  r.env_json = s.Text(7);
+  r.metadata_json = s.Text(8);
+  r.limits_json = s.Text(9);
+  r.id_slot = s.Int(10);
+  r.init_pid = s.Int(11);
+  r.reason = s.Text(12);
+  r.tenant = s.Text(13);
+  return r;
+}
+
+}  // namespace
+
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      // 1: sandboxes and executions.
+      "CREATE TABLE sandboxes ("
+      " id TEXT PRIMARY KEY, template TEXT NOT NULL, state TEXT NOT NULL,"
+      " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, timeout_s INTEGER NOT NULL,"
+      " expires_at INTEGER NOT NULL DEFAULT 0, env TEXT NOT NULL DEFAULT '{}',"
+      " metadata TEXT NOT NULL DEFAULT '{}', limits TEXT NOT NULL DEFAULT '{}',"
+      " id_slot INTEGER NOT NULL, init_pid INTEGER NOT NULL DEFAULT 0,"
+      " reason TEXT NOT NULL DEFAULT '', tenant TEXT NOT NULL DEFAULT '');"
+      "CREATE UNIQUE INDEX sandboxes_slot ON sandboxes(id_slot);"
+      "CREATE TABLE executions ("
+      " id TEXT PRIMARY KEY, sandbox_id TEXT NOT NULL, tenant TEXT NOT NULL DEFAULT '',"
+      " started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL, language TEXT NOT NULL,"
+      " code TEXT NOT NULL, status TEXT NOT NULL, exit_code INTEGER NOT NULL,"
+      " signal INTEGER NOT NULL DEFAULT 0, duration REAL NOT NULL,"
+      " stdout TEXT NOT NULL, stderr TEXT NOT NULL, stdout_truncated INTEGER NOT NULL DEFAULT 0,"
+      " stderr_truncated INTEGER NOT NULL DEFAULT 0, cpu_ns INTEGER NOT NULL DEFAULT 0,"
+      " peak_memory INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '');"
+      "CREATE INDEX executions_sandbox ON executions(sandbox_id, started_at);"
+      "CREATE INDEX executions_started ON executions(started_at);",
+  };
+  return kMigrations;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return MakeError(ErrorCode::kInternal, "sqlite: open " + path + ": " + msg);
+  }
+  std::unique_ptr<Store> store(new Store(db));
+  sqlite3_busy_timeout(db, 5000);
+  RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                              " PRAGMA foreign_keys=ON;"));
+  RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+Result<void> Store::Exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return MakeError(ErrorCode::kInternal, "sqlite: " + msg);
+  }
+  return Ok();
+}
+
+int Store::SchemaVersion() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "PRAGMA user_version");
+  return s.Step() == SQLITE_ROW ? static_cast<int>(s.Int(0)) : -1;
+}
+
+Result<void> Store::Migrate() {
+  int version = SchemaVersion();
+  const auto& migrations = Migrations();
+  if (version > static_cast<int>(migrations.size()))
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "database schema version " + std::to_string(version) +
+                         " is newer than this sandboxd (" + std::to_string(migrations.size()) +
+                         "); upgrade sandboxd");
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = static_cast<size_t>(version); i < migrations.size(); ++i) {
+    std::string sql = "BEGIN IMMEDIATE;" + migrations[i] +
+                      "PRAGMA user_version=" + std::to_string(i + 1) + "; COMMIT;";
+    auto r = Exec(sql);
+    if (!r.ok()) {
+      (void)Exec("ROLLBACK;");
+      return MakeError(ErrorCode::kInternal,
+                       "migration " + std::to_string(i + 1) + ": " + r.error().message);
+    }
+  }
+  return Ok();
+}
+
+Result<void> Store::InsertSandbox(const SandboxRecord& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "INSERT INTO sandboxes (id, template, state, created_at, updated_at, timeout_s,"
+         " expires_at, env, metadata, limits, id_slot, init_pid, reason, tenant)"
+         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  if (!s.ok()) return DbError(db_, "prepare insert sandbox");
+  s.Bind(r.id).Bind(r.template_name).Bind(r.state).Bind(r.created_at_ms).Bind(r.updated_at_ms)
+      .Bind(r.timeout_s).Bind(r.expires_at_ms).Bind(r.env_json).Bind(r.metadata_json)
+      .Bind(r.limits_json).Bind(r.id_slot).Bind(r.init_pid).Bind(r.reason).Bind(r.tenant);
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "insert sandbox " + r.id);
+  return Ok();
+}
+
+Result<void> Store::UpdateSandbox(const SandboxRecord& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "UPDATE sandboxes SET template=?, state=?, updated_at=?, timeout_s=?, expires_at=?,"
+         " env=?, metadata=?, limits=?, id_slot=?, init_pid=?, reason=?, tenant=? WHERE id=?");
+  if (!s.ok()) return DbError(db_, "prepare update sandbox");
+  s.Bind(r.template_name).Bind(r.state).Bind(NowUnixMs()).Bind(r.timeout_s).Bind(r.expires_at_ms)
+      .Bind(r.env_json).Bind(r.metadata_json).Bind(r.limits_json).Bind(r.id_slot)
+      .Bind(r.init_pid).Bind(r.reason).Bind(r.tenant).Bind(r.id);
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "update sandbox " + r.id);
+  if (sqlite3_changes(db_) == 0)
+    return MakeError(ErrorCode::kNotFound, "sandbox '" + r.id + "' is not in the database");
+  return Ok();
+}
+
+Result<std::optional<SandboxRecord>> Store::GetSandbox(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string("SELECT ") + kSandboxCols + " FROM sandboxes WHERE id=?";
+  Stmt s(db_, sql.c_str());
+  if (!s.ok()) return DbError(db_, "prepare get sandbox");
+  s.Bind(id);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return std::optional<SandboxRecord>(ReadSandbox(s));
+  if (rc == SQLITE_DONE) return std::optional<SandboxRecord>();
+  return DbError(db_, "get sandbox " + id);
+}
+
+Result<std::vector<SandboxRecord>> Store::ListSandboxes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string("SELECT ") + kSandboxCols + " FROM sandboxes ORDER BY created_at";
+  Stmt s(db_, sql.c_str());
+  if (!s.ok()) return DbError(db_, "prepare list sandboxes");
+  std::vector<SandboxRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadSandbox(s));
+  if (rc != SQLITE_DONE) return DbError(db_, "list sandboxes");
+  return out;
+}
+
+Result<void> Store::DeleteSandbox(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "DELETE FROM sandboxes WHERE id=?");
+  if (!s.ok()) return DbError(db_, "prepare delete sandbox");
+  s.Bind(id);
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "delete sandbox " + id);
+  return Ok();
+}
+
+Result<void> Store::InsertExecution(const ExecutionRecord& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "INSERT INTO executions (id, sandbox_id, tenant, started_at, finished_at, language, code,"
+         " status, exit_code, signal, duration, stdout, stderr, stdout_truncated,"
+         " stderr_truncated, cpu_ns, peak_memory, reason)"
+         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  if (!s.ok()) return DbError(db_, "prepare insert execution");
+  s.Bind(r.id).Bind(r.sandbox_id).Bind(r.tenant).Bind(r.started_at_ms).Bind(r.finished_at_ms)
+      .Bind(r.language).Bind(r.code).Bind(r.status).Bind(r.exit_code).Bind(r.signal)
+      .Bind(r.duration_s).Bind(r.stdout_data).Bind(r.stderr_data)
+      .Bind(static_cast<int>(r.stdout_truncated)).Bind(static_cast<int>(r.stderr_truncated))
+      .Bind(r.cpu_ns).Bind(r.peak_memory_bytes).Bind(r.reason);
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "insert execution " + r.id);
+  return Ok();
+}
+
+Result<std::vector<ExecutionRecord>> Store::ListExecutions(const std::string& sandbox_id,
+                                                            int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const char* sql =
+      "SELECT id, sandbox_id, tenant, started_at, finished_at, language, code, status, exit_code,"
+      " signal, duration, stdout, stderr, stdout_truncated, stderr_truncated, cpu_ns, peak_memory,"
+      " reason FROM executions WHERE (?1 = '' OR sandbox_id = ?1)"
+      " ORDER BY started_at DESC, rowid DESC LIMIT ?2";
+  Stmt s(db_, sql);
+  if (!s.ok()) return DbError(db_, "prepare list executions");
+  s.Bind(sandbox_id).Bind(static_cast<int64_t>(limit));
+  std::vector<ExecutionRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    ExecutionRecord r;
+    r.id = s.Text(0);
+    r.sandbox_id = s.Text(1);
+    r.tenant = s.Text(2);
+    r.started_at_ms = s.Int(3);
+    r.finished_at_ms = s.Int(4);
+    r.language = s.Text(5);
+    r.code = s.Text(6);
+    r.status = s.Text(7);
+    r.exit_code = static_cast<int>(s.Int(8));
+    r.signal = static_cast<int>(s.Int(9));
+    r.duration_s = s.Real(10);
+    r.stdout_data = s.Text(11);
+    r.stderr_data = s.Text(12);
+    r.stdout_truncated = s.Int(13) != 0;
+    r.stderr_truncated = s.Int(14) != 0;
+    r.cpu_ns = s.Int(15);
+    r.peak_memory_bytes = s.Int(16);
+    r.reason = s.Text(17);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return DbError(db_, "list executions");
+  return out;
+}
+
+}  // namespace sbx::store

@@ -1,0 +1,375 @@
+"""Fixtures of the integration tests: a real sandboxd, the real sbx CLI, the HTTP API over the
+daemon's unix socket.
+
+Binaries come from $SBX_BIN_DIR (default /work/main/build/bin). Every daemon gets its own short
+temporary directory under /tmp (state dir and socket), its stderr (the logfmt log) goes to a
+file that is attached to the report of a failing test, and its teardown sends SIGTERM and
+asserts exit status 0 within 30 s and that no mount under its directory is left.
+
+Run with Debian's interpreter: /usr/bin/python3 -m pytest -q tests/integration
+"""
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+BIN_DIR = os.environ.get("SBX_BIN_DIR", "/work/main/build/bin")
+SANDBOXD = os.path.join(BIN_DIR, "sandboxd")
+SBX = os.path.join(BIN_DIR, "sbx")
+READY_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 30
+
+# Daemons alive right now, so that a failing test's report can carry their logs.
+_ACTIVE_DAEMONS = []
+
+
+def unique_id(prefix="t"):
+    """A sandbox id valid for [a-z0-9_]{1,64} and unique per call."""
+    return "%s_%s" % (prefix, secrets.token_hex(5))
+
+
+def mounts_under(path):
+    """Mount points (from /proc/self/mountinfo) at or below path."""
+    path = os.path.realpath(path)
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].replace("\\040", " ")
+            if mp == path or mp.startswith(path + "/"):
+                found.append(mp)
+    return found
+
+
+def parse_logfmt(line):
+    """key=value pairs of one logfmt line (values may be "quoted")."""
+    out = {}
+    for m in re.finditer(r'([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)', line):
+        v = m.group(2)
+        if v.startswith('"') and v.endswith('"') and len(v) >= 2:
+            try:
+                v = json.loads(v)
+            except ValueError:
+                v = v[1:-1]
+        out[m.group(1)] = v
+    return out
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over an AF_UNIX socket."""
+
+    def __init__(self, path, timeout=60):
+        super().__init__("localhost", timeout=timeout)
+        self._unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self._unix_path)
+        self.sock = s
+
+
+class ApiResponse:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.body = body  # bytes
+        try:
+            self.json = json.loads(body.decode("utf-8")) if body else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        return "ApiResponse(%d, %r)" % (self.status, self.body[:2000])
+
+
+class Daemon:
+    def __init__(self, extra_args=()):
+        self.tmp = tempfile.mkdtemp(prefix="sbxt", dir="/tmp")
+        self.state_dir = os.path.join(self.tmp, "state")
+        self.socket = os.path.join(self.tmp, "api.sock")
+        self.log_path = os.path.join(self.tmp, "sandboxd.log")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.ready_line = None
+        self.stdout_lines = []
+        self.port = None
+
+    # ---- lifecycle ----
+    def start(self):
+        assert os.access(SANDBOXD, os.X_OK), "no sandboxd at %s (set SBX_BIN_DIR)" % SANDBOXD
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [SANDBOXD, "--state-dir", self.state_dir, "--socket", self.socket] + self.extra_args,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
+            start_new_session=True)
+        _ACTIVE_DAEMONS.append(self)
+        ready = threading.Event()
+
+        def pump():
+            for raw in self.proc.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                self.stdout_lines.append(line)
+                if line.startswith("sandboxd ready") and self.ready_line is None:
+                    self.ready_line = line
+                    ready.set()
+            ready.set()
+
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
+        ready.wait(READY_TIMEOUT_S)
+        if self.ready_line is None:
+            rc = self.proc.poll()
+            if rc is None:
+                self.proc.kill()
+                self.proc.wait()
+            raise AssertionError(
+                "sandboxd did not print 'sandboxd ready' within %ds (exit status %r)\n"
+                "stdout: %r\nlog:\n%s" % (READY_TIMEOUT_S, rc, self.stdout_lines, self.log_text()))
+        m = re.search(r"\bport=(\d+)", self.ready_line)
+        if m:
+            self.port = int(m.group(1))
+        return self
+
+    def terminate(self, timeout=STOP_TIMEOUT_S):
+        """SIGTERM, wait; returns the exit status (None if it did not exit in time: then it
+        is killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+    def close(self):
+        """After terminate: forgets the daemon and removes its directory if nothing is mounted
+        below it (a leaked mount is never traversed: it could be a host directory)."""
+        if self in _ACTIVE_DAEMONS:
+            _ACTIVE_DAEMONS.remove(self)
+        if hasattr(self, "_pump"):
+            self._pump.join(5)
+        try:
+            self._log.close()
+        except Exception:
+            pass
+        if not mounts_under(self.tmp):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError as e:
+            return "(no log: %s)" % e
+
+    def log_events(self, event):
+        """Parsed logfmt lines of the daemon log that mention event (e.g. 'sandbox.created')."""
+        out = []
+        for line in self.log_text().splitlines():
+            if re.search(r"(^|\s|=)%s(\s|$)" % re.escape(event), line):
+                out.append(parse_logfmt(line))
+        return out
+
+    def init_pid(self, sandbox_id):
+        """Host pid of the sandbox's init, from the log line `sandbox.created ... pid=N`."""
+        pids = [int(e["pid"]) for e in self.log_events("sandbox.created")
+                if e.get("sandbox_id") == sandbox_id and e.get("pid", "").isdigit()]
+        assert pids, "no 'sandbox.created sandbox_id=%s ... pid=N' in the daemon log:\n%s" % (
+            sandbox_id, self.log_text()[-4000:])
+        return pids[-1]
+
+    def sandbox_dir(self, sandbox_id):
+        return os.path.join(self.state_dir, "sandboxes", sandbox_id)
+
+    # ---- the CLI ----
+    def sbx_raw(self, *args, timeout=120, stdin=None, socket_path=None):
+        argv = [SBX, "--socket", socket_path or self.socket] + [str(a) for a in args]
+        return run_sbx(argv, timeout=timeout, stdin=stdin)
+
+    def sbx(self, *args, **kw):
+        """Runs sbx; returns (exit status, parsed JSON of stdout)."""
+        r = self.sbx_raw(*args, **kw)
+        return r.returncode, r.json
+
+    def sbx_ok(self, *args, **kw):
+        """Runs sbx, asserts exit status 0 and success true; returns the JSON."""
+        r = self.sbx_raw(*args, **kw)
+        assert r.returncode == 0 and r.json.get("success") is True, (
+            "sbx %s: exit %d\nstdout: %s\nstderr: %s" % (
+                " ".join(map(str, args)), r.returncode, r.stdout, r.stderr))
+        return r.json
+
+    # ---- the HTTP API ----
+    def api(self, method, path, body=None, raw=None, headers=None, timeout=120):
+        conn = UnixHTTPConnection(self.socket, timeout=timeout)
+        try:
+            hdrs = dict(headers or {})
+            data = raw
+            if body is not None:
+                data = json.dumps(body).encode()
+                hdrs.setdefault("Content-Type", "application/json")
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            payload = resp.read()
+            return ApiResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()},
+                               payload)
+        finally:
+            conn.close()
+
+    def create(self, template="python", sandbox_id=None, **fields):
+        sid = sandbox_id or unique_id()
+        body = dict(template=template, sandbox_id=sid, **fields)
+        r = self.api("POST", "/v1/sandboxes", body)
+        assert r.status == 201, "create %s: %r\nlog:\n%s" % (sid, r, self.log_text()[-3000:])
+        assert r.json["sandbox_id"] == sid
+        return sid
+
+    def remove(self, sandbox_id):
+        return self.api("DELETE", "/v1/sandboxes/" + sandbox_id)
+
+    def exec(self, sandbox_id, code, language="python", timeout=60, user=None, **fields):
+        body = dict(language=language, code=code, timeout=timeout, **fields)
+        if user:
+            body["user"] = user
+        r = self.api("POST", "/v1/sandboxes/%s/exec" % sandbox_id, body, timeout=timeout + 60)
+        assert r.status == 200, "exec in %s: %r" % (sandbox_id, r)
+        return r.json
+
+    def exec_ok(self, sandbox_id, code, **kw):
+        res = self.exec(sandbox_id, code, **kw)
+        assert res["status"] == "completed" and res["exit_code"] == 0, (
+            "exec in %s did not complete: %s" % (sandbox_id, json.dumps(res, indent=1)[:6000]))
+        return res
+
+    def py_json(self, sandbox_id, code, **kw):
+        """Runs python code that prints one JSON document as its last stdout line."""
+        res = self.exec_ok(sandbox_id, code, **kw)
+        lines = [l for l in res["stdout"].splitlines() if l.strip()]
+        assert lines, "no output: %r" % res
+        return json.loads(lines[-1])
+
+
+class CliResult:
+    def __init__(self, argv, cp):
+        self.argv = argv
+        self.returncode = cp.returncode
+        self.stdout = cp.stdout.decode("utf-8", "replace")
+        self.stderr = cp.stderr.decode("utf-8", "replace")
+        try:
+            self.json = json.loads(self.stdout)
+        except ValueError:
+            raise AssertionError("sbx did not print one JSON document: %s\nexit %d\nstdout: %r\n"
+                                 "stderr: %r" % (" ".join(argv), self.returncode, self.stdout,
+                                                 self.stderr))
+        assert isinstance(self.json, dict), "sbx printed JSON that is not an object: %r" % (
+            self.stdout,)
+
+
+def run_sbx(argv, timeout=120, stdin=None):
+    assert os.access(argv[0], os.X_OK), "no sbx at %s (set SBX_BIN_DIR)" % argv[0]
+    cp = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        timeout=timeout)
+    return CliResult(argv, cp)
+
+
+def _stop_and_check(d):
+    rc = d.terminate()
+    leaked = mounts_under(d.tmp)
+    log = d.log_text()
+    d.close()
+    assert rc == 0, "sandboxd exit status %r after SIGTERM (expected 0 within %ds)\nlog:\n%s" % (
+        rc, STOP_TIMEOUT_S, log[-6000:])
+    assert not leaked, "mounts left under %s after sandboxd exited: %s" % (d.tmp, leaked)
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    """One sandboxd per test module. Tests use their own sandbox ids and remove their sandboxes."""
+    d = Daemon().start()
+    yield d
+    _stop_and_check(d)
+
+
+@pytest.fixture
+def fresh_daemon():
+    """A sandboxd for this test alone; the test may stop it itself (d.terminate())."""
+    d = Daemon().start()
+    yield d
+    if d.proc.poll() is None:
+        _stop_and_check(d)
+    else:
+        d.close()
+
+
+@pytest.fixture
+def sandbox(daemon):
+    """A python-template sandbox for one test, removed afterwards."""
+    sid = daemon.create("python")
+    yield sid
+    daemon.remove(sid)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for d in list(_ACTIVE_DAEMONS):
+            text = d.log_text()
+            lines = text.splitlines()
+            tail = "\n".join(lines[-150:])
+            rep.sections.append(("sandboxd log %s (last %d of %d lines)" % (
+                d.log_path, min(150, len(lines)), len(lines)), tail))
+
+
+# ---- probes shared by several test files ----
+
+PROC_LIST = r'''
+import json, os
+procs = {}
+for p in os.listdir('/proc'):
+    if not p.isdigit():
+        continue
+    try:
+        comm = open('/proc/%s/comm' % p).read().strip()
+        cmd = open('/proc/%s/cmdline' % p, 'rb').read().replace(b'\0', b' ').decode('utf-8', 'replace').strip()
+        state = open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()[0]
+    except OSError:
+        continue
+    procs[p] = [comm, cmd, state]
+print(json.dumps({"procs": procs, "self": os.getpid()}))
+'''
+
+
+def proc_list(daemon, sid):
+    out = daemon.py_json(sid, PROC_LIST)
+    return out["procs"], out["self"]
+
+
+def live_procs(procs):
+    """Processes that are not zombies."""
+    return {p: v for p, v in procs.items() if v[2] != "Z"}
+
+
+def host_cmdlines():
+    out = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    out[int(p)] = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+            except OSError:
+                pass
+    return out

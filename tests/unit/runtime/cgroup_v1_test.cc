@@ -1,0 +1,191 @@
+// cgroup v1 driver: against a fake tree of the five hierarchies, and against the real cgroup v1
+// hierarchies of this machine (below the test's own cgroup, like the daemon).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+
+#include "cgroup_cleanup.h"
+#include "common/util.h"
+#include "runtime/cgroup.h"
+#include "temp_dir.h"
+
+namespace sbx::runtime {
+namespace {
+
+void Put(const std::string& path, const std::string& content) {
+  ASSERT_TRUE(WriteFileAtomic(path, content).ok()) << path;
+}
+std::string Get(const std::string& path) {
+  auto r = ReadFile(path);
+  EXPECT_TRUE(r.ok()) << path;
+  return r.ok() ? Trim(*r) : "";
+}
+
+const char* kControllers[] = {"memory", "cpu", "cpuacct", "pids", "freezer"};
+
+class CgroupV1FakeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* c : kControllers) {
+      std::string base = tmp_.path() + "/" + c + "/inst";
+      ASSERT_TRUE(MakeDirs(base + "/sb1", 0755).ok());
+      bases_[c] = base;
+      Put(base + "/sb1/cgroup.procs", "");
+    }
+    std::string m = bases_["memory"] + "/sb1";
+    for (const char* f :
+         {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.swappiness"}) {
+      Put(m + "/" + f, "");
+    }
+    Put(m + "/memory.usage_in_bytes", "4096\n");
+    Put(m + "/memory.max_usage_in_bytes", "8192\n");
+    Put(m + "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    Put(bases_["cpu"] + "/sb1/cpu.cfs_period_us", "");
+    Put(bases_["cpu"] + "/sb1/cpu.cfs_quota_us", "");
+    Put(bases_["cpuacct"] + "/sb1/cpuacct.usage", "987654321\n");
+    Put(bases_["pids"] + "/sb1/pids.max", "");
+    Put(bases_["pids"] + "/sb1/pids.current", "3\n");
+    Put(bases_["freezer"] + "/sb1/freezer.state", "THAWED\n");
+  }
+
+  testing::TempDir tmp_;
+  std::map<std::string, std::string> bases_;
+};
+
+TEST_F(CgroupV1FakeTest, CreateWritesLimits) {
+  auto driver = MakeCgroupV1Driver(bases_);
+  EXPECT_STREQ(driver->Name(), "v1");
+  spec::Limits limits;
+  limits.memory_bytes = 128LL << 20;
+  limits.cpus = 0.5;
+  limits.pids_max = 100;
+  auto r = driver->Create("sb1", limits);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  std::string m = bases_["memory"] + "/sb1";
+  EXPECT_EQ(Get(m + "/memory.limit_in_bytes"), std::to_string(128LL << 20));
+  EXPECT_EQ(Get(m + "/memory.memsw.limit_in_bytes"), std::to_string(128LL << 20));
+  EXPECT_EQ(Get(m + "/memory.swappiness"), "0");
+  EXPECT_EQ(Get(bases_["cpu"] + "/sb1/cpu.cfs_period_us"), "100000");
+  EXPECT_EQ(Get(bases_["cpu"] + "/sb1/cpu.cfs_quota_us"), "50000");
+  EXPECT_EQ(Get(bases_["pids"] + "/sb1/pids.max"), "100");
+  EXPECT_EQ(driver->ProcsFiles("sb1").size(), 5u);
+  EXPECT_EQ(driver->BaseDirs().size(), 5u);
+}
+
+TEST_F(CgroupV1FakeTest, CoMountedControllersShareADirectory) {
+  std::map<std::string, std::string> bases = bases_;
+  bases["cpuacct"] = bases["cpu"];
+  auto driver = MakeCgroupV1Driver(bases);
+  EXPECT_EQ(driver->BaseDirs().size(), 4u);
+  EXPECT_EQ(driver->ProcsFiles("sb1").size(), 4u);
+}
+
+TEST_F(CgroupV1FakeTest, StatsParsesKernelFiles) {
+  Put(bases_["memory"] + "/sb1/memory.limit_in_bytes", "9223372036854771712\n");
+  auto s = MakeCgroupV1Driver(bases_)->Stats("sb1");
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->memory_current, 4096);
+  EXPECT_EQ(s->memory_peak, 8192);
+  EXPECT_EQ(s->memory_limit, 0);  // unlimited
+  EXPECT_EQ(s->oom_kills, 2);
+  EXPECT_EQ(s->cpu_usage_ns, 987654321);
+  EXPECT_EQ(s->pids_current, 3);
+}
+
+TEST_F(CgroupV1FakeTest, AddProcessWritesEveryHierarchy) {
+  auto driver = MakeCgroupV1Driver(bases_);
+  ASSERT_TRUE(driver->AddProcess("sb1", 777).ok());
+  for (const std::string& f : driver->ProcsFiles("sb1")) EXPECT_EQ(Get(f), "777") << f;
+}
+
+TEST_F(CgroupV1FakeTest, KillAllFreezesAndThaws) {
+  Put(bases_["freezer"] + "/sb1/freezer.state", "");
+  auto r = MakeCgroupV1Driver(bases_)->KillAll("sb1");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(Get(bases_["freezer"] + "/sb1/freezer.state"), "THAWED");
+}
+
+TEST_F(CgroupV1FakeTest, DestroyAndList) {
+  auto driver = MakeCgroupV1Driver(bases_);
+  auto list = driver->List();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(*list, std::vector<std::string>{"sb1"});
+  // A fake tree keeps its files; the kernel drops them on rmdir.
+  for (const auto& [c, base] : bases_) {
+    auto r = RemoveTree(base + "/sb1");
+    ASSERT_TRUE(r.ok());
+  }
+  EXPECT_TRUE(driver->Destroy("sb1").ok());
+  EXPECT_TRUE(driver->Destroy("never_created").ok());
+  list = driver->List();
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->empty());
+}
+
+// The real hierarchies of this machine (cgroup v1 hybrid). Needs root.
+TEST(CgroupV1RealTest, CreateJoinStatsKillDestroy) {
+  std::string instance = "sandboxd-unittest-" + RandomHex(4);
+  auto made = MakeCgroupDriver(instance);
+  ASSERT_TRUE(made.ok()) << made.error().ToString();
+  std::unique_ptr<CgroupDriver> driver = std::move(made).value();
+  ASSERT_STREQ(driver->Name(), "v1") << "this machine is expected to have cgroup v1";
+  testing::CgroupCleanup cleanup(driver.get(), {"real_test"});
+  for (const std::string& b : driver->BaseDirs()) {
+    EXPECT_NE(b.find("/" + instance), std::string::npos) << b;
+  }
+
+  spec::Limits limits;
+  limits.memory_bytes = 64LL << 20;
+  limits.cpus = 0.5;
+  limits.pids_max = 32;
+  auto r = driver->Create("real_test", limits);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  std::map<std::string, std::string> dirs;
+  for (const std::string& f : driver->ProcsFiles("real_test")) {
+    std::string d = f.substr(0, f.size() - std::string("/cgroup.procs").size());
+    for (const char* c : kControllers) {
+      if (d.find(std::string("/sys/fs/cgroup/") + c + "/") == 0) dirs[c] = d;
+    }
+  }
+  ASSERT_EQ(dirs.size(), 5u);
+  EXPECT_EQ(Get(dirs["memory"] + "/memory.limit_in_bytes"), std::to_string(64LL << 20));
+  EXPECT_EQ(Get(dirs["cpu"] + "/cpu.cfs_quota_us"), "50000");
+  EXPECT_EQ(Get(dirs["cpu"] + "/cpu.cfs_period_us"), "100000");
+  EXPECT_EQ(Get(dirs["pids"] + "/pids.max"), "32");
+
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (;;) ::pause();
+  }
+  r = driver->AddProcess("real_test", child);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  auto stats = driver->Stats("real_test");
+  ASSERT_TRUE(stats.ok()) << stats.error().ToString();
+  EXPECT_EQ(stats->pids_current, 1);
+  EXPECT_EQ(stats->memory_limit, 64LL << 20);
+  // v1 charges memory where it was first touched (the test's cgroup), so usage may be 0.
+  EXPECT_GE(stats->memory_current, 0);
+  auto list = driver->List();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(*list, std::vector<std::string>{"real_test"});
+
+  r = driver->KillAll("real_test");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+  r = driver->Destroy("real_test");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  for (const auto& [c, d] : dirs) EXPECT_NE(::access(d.c_str(), F_OK), 0) << d;
+  EXPECT_TRUE(driver->Destroy("real_test").ok());
+}
+
+}  // namespace
+}  // namespace sbx::runtime
