@@ -5,23 +5,7 @@ import os
 import threading
 import time
 
-from conftest import mounts_under, proc_list
-
-CGROUP_ROOT = "/sys/fs/cgroup"
-
-
-def cgroup_dirs(sandbox_id):
-    """Directories named sandbox_id below a sandboxd-* directory in any cgroup hierarchy."""
-    found = []
-    for hier in sorted(os.listdir(CGROUP_ROOT)):
-        top = os.path.join(CGROUP_ROOT, hier)
-        if os.path.islink(top) or not os.path.isdir(top):
-            continue
-        for dirpath, dirnames, _ in os.walk(top):
-            if os.path.basename(dirpath).startswith("sandboxd-") and sandbox_id in dirnames:
-                found.append(os.path.join(dirpath, sandbox_id))
-    return found
-
+from conftest import cgroup_dirs, leftover_instance_cgroups, mounts_under, proc_list
 
 def procs_in_cgroup(sandbox_id):
     """Host pids whose /proc/PID/cgroup puts them in the sandbox's cgroup."""
@@ -159,3 +143,53 @@ def test_sigterm_with_running_sandboxes(fresh_daemon):
     assert os.listdir(os.path.join(d.state_dir, "sandboxes")) == []
     sockets = os.listdir(os.path.join(d.state_dir, "a"))
     assert not sockets, "agent sockets left: %r" % sockets
+    assert d.instance_cgroups, "the daemon's cgroup directories were not found while it ran"
+    left = leftover_instance_cgroups(d)
+    assert not left, "sandboxd exited but left its own cgroup directories: %r" % left
+
+
+def _wait_state(daemon, sid, want, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        st = daemon.api("GET", "/v1/sandboxes/" + sid).json
+        if st.get("state") in want or time.monotonic() > deadline:
+            return st
+        time.sleep(0.1)
+
+
+def test_lifetime_expiry_stops_the_sandbox(daemon):
+    sid = daemon.create("python", timeout=2)
+    try:
+        daemon.exec_ok(sid, "open('/home/user/keep.txt', 'w').write('kept')")
+        fp = Footprint(daemon, sid)
+        t0 = time.monotonic()
+        st = _wait_state(daemon, sid, ("stopped", "error"), 10)
+        waited = time.monotonic() - t0
+        assert st["state"] == "stopped", st
+        assert waited < 5, "a 2 s lifetime ended after %.1fs" % waited
+        fp.assert_runtime_gone()
+        with open(os.path.join(fp.dir, "upper", "home", "user", "keep.txt")) as f:
+            assert f.read() == "kept"
+        r = daemon.remove(sid)
+        assert r.status == 200, r
+        fp.assert_all_gone()
+    finally:
+        daemon.remove(sid)
+
+
+def test_killed_init_is_noticed_and_cleaned(daemon):
+    sid = daemon.create("python")
+    try:
+        fp = Footprint(daemon, sid)
+        os.kill(fp.pid, 9)
+        st = _wait_state(daemon, sid, ("stopped", "error"), 10)
+        assert st["state"] in ("error", "stopped"), st
+        fp.assert_runtime_gone()
+        r = daemon.api("POST", "/v1/sandboxes/%s/exec" % sid, {"code": "print(1)"})
+        assert r.status == 409, r
+        assert daemon.api("GET", "/health").status == 200
+        r = daemon.remove(sid)
+        assert r.status == 200, r
+        fp.assert_all_gone()
+    finally:
+        daemon.remove(sid)

@@ -206,3 +206,39 @@ def test_shell_metacharacters_are_literal(daemon, sandbox):
     out = daemon.sbx_ok("exec", "--sandbox-id", sandbox, "--language", "bash",
                         "--code", "echo '$(id)' \"`echo no`\"")
     assert out["stdout"] == "$(id) no\n"
+
+
+def test_exec_as_root_flag(daemon, sandbox):
+    out = daemon.sbx_ok("exec", "--sandbox-id", sandbox, "--user", "root",
+                        "--code", "import os; print(os.getuid(), os.getcwd())")
+    assert out["stdout"] == "0 /root\n"
+    out = daemon.sbx_ok("exec", "--sandbox-id", sandbox,
+                        "--code", "import os, pwd; print(os.getuid(), pwd.getpwuid(os.getuid()).pw_name)")
+    assert out["stdout"] == "1000 user\n"
+
+
+def test_tcp_listen(tmp_path):
+    """--listen 127.0.0.1:0 serves the same API on loopback TCP; the ready line gives the port."""
+    import http.client
+    from conftest import SBX, Daemon, _stop_and_check, run_sbx
+    d = Daemon(extra_args=["--listen", "127.0.0.1:0"]).start()
+    try:
+        assert d.port and d.port > 0, "no port=N in the ready line: %r" % d.ready_line
+        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+        conn.request("GET", "/health")
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+        assert resp.status == 200 and b'"ok"' in body, body
+        sid = unique_id("tcp")
+        url = "http://127.0.0.1:%d" % d.port
+        r = run_sbx([SBX, "--url", url, "create", "--template", "python", "--sandbox-id", sid])
+        assert r.returncode == 0 and r.json["sandbox_id"] == sid, r.stdout + r.stderr
+        r = run_sbx([SBX, "--url", url, "exec", "--sandbox-id", sid, "--code", "print('tcp')"])
+        assert r.returncode == 0 and r.json["stdout"] == "tcp\n", r.stdout + r.stderr
+        # The unix socket sees the same sandbox.
+        assert d.api("GET", "/v1/sandboxes/" + sid).json["state"] == "running"
+        r = run_sbx([SBX, "--url", url, "cleanup", "--sandbox-id", sid])
+        assert r.returncode == 0, r.stdout + r.stderr
+    finally:
+        _stop_and_check(d)

@@ -142,7 +142,7 @@ TEST(SandboxSpec, FromJson) {
 }
 
 TEST(ExecRequest, FromJsonAndDefaults) {
-  auto r = ExecRequestFromJson(json::parse(R"({"code": "print(1)"})"));
+  auto r = ExecRequestFromJson(json::parse(R"j({"code": "print(1)"})j"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->language, Language::kPython);
   EXPECT_EQ(r->timeout_s, 60);
