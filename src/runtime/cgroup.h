@@ -48,6 +48,9 @@ class CgroupDriver {
   virtual Result<std::vector<std::string>> List() const = 0;
   // Directories this driver creates sandbox cgroups in (one per hierarchy), for tests.
   virtual std::vector<std::string> BaseDirs() const = 0;
+  // Removes the daemon's own instance directories once they hold no sandbox cgroup (at a
+  // clean shutdown). Fails, removing nothing of a sandbox, while any sandbox cgroup is left.
+  Result<void> RemoveInstance();
 };
 
 // Detects the host's cgroup layout from /proc/self/mountinfo and /proc/self/cgroup and

@@ -1,6 +1,7 @@
 // MakeCgroupDriver: finds the daemon's own cgroup in each hierarchy (/proc/self/cgroup and
 // /proc/self/mountinfo) and returns the driver for the host's layout, with sandbox cgroups
 // under <own cgroup>/<instance>.
+#include <unistd.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
 
@@ -117,6 +118,19 @@ Result<std::unique_ptr<CgroupDriver>> MakeCgroupDriver(const std::string& instan
     bases[controller] = BaseFor(*mount, line->path, instance);
   }
   return MakeCgroupV1Driver(std::move(bases));
+}
+
+}  // namespace sbx::runtime
+
+namespace sbx::runtime {
+
+Result<void> CgroupDriver::RemoveInstance() {
+  for (const std::string& base : BaseDirs()) {
+    // rmdir only: a cgroup directory with child cgroups is never removed from under them.
+    if (::rmdir(base.c_str()) != 0 && errno != ENOENT)
+      return SysError("rmdir " + base + " (the daemon's cgroup instance directory)");
+  }
+  return Ok();
 }
 
 }  // namespace sbx::runtime

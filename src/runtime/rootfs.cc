@@ -245,3 +245,33 @@ Result<void> RemoveSandboxDir(const std::string& sandbox_dir) {
 }
 
 }  // namespace sbx::runtime
+
+namespace sbx::runtime {
+
+Result<void> MakePrivateMountPoint(const std::string& dir_in) {
+  ASSIGN_OR_RETURN(std::string dir, CanonicalPath(dir_in));
+  ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, ReadMountInfo());
+  bool is_mount_point = false;
+  for (const MountEntry& m : mounts) is_mount_point = is_mount_point || m.mount_point == dir;
+  if (!is_mount_point && ::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    return SysError("mount --bind " + dir + " " + dir);
+  if (::mount(nullptr, dir.c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
+    return SysError("mount --make-private " + dir);
+  return Ok();
+}
+
+Result<void> RemovePrivateMountPoint(const std::string& dir_in) {
+  if (!PathExists(dir_in)) return Ok();
+  ASSIGN_OR_RETURN(std::string dir, CanonicalPath(dir_in));
+  ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, ReadMountInfo());
+  for (const MountEntry& m : mounts) {
+    if (m.mount_point != dir) continue;
+    if (::umount2(dir.c_str(), UMOUNT_NOFOLLOW) != 0 &&
+        ::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL)
+      return SysError("umount " + dir);
+    break;
+  }
+  return Ok();
+}
+
+}  // namespace sbx::runtime

@@ -53,6 +53,12 @@ Result<void> ReleaseRootfs(const std::string& sandbox_dir);
 // ReleaseRootfs, then removes <sandbox_dir> entirely (without following symlinks).
 Result<void> RemoveSandboxDir(const std::string& sandbox_dir);
 
+// Makes `dir` a private mount point, bind-mounting it onto itself if it is not one yet, so the
+// sandboxes' mounts below it never propagate to other mount namespaces of the host (where `/`
+// is a shared mount). Idempotent. RemovePrivateMountPoint undoes it.
+Result<void> MakePrivateMountPoint(const std::string& dir);
+Result<void> RemovePrivateMountPoint(const std::string& dir);
+
 // Builds the "host base" lower layer at `dir` if absent: empty /usr, /bin -> usr/bin and the
 // other merged-usr links, a minimal generated /etc (passwd with root, user (1000) and nobody,
 // group, hosts, hostname, nsswitch.conf, profile, ld.so.cache and alternatives copied from

@@ -77,15 +77,23 @@ int SignalFromStatus(std::string_view status) {
 
 Result<ExecOutcome> SandboxManager::Exec(const std::string& id, const spec::ExecRequest& req,
                                          const std::string& request_id) {
-  std::vector<std::string> argv;
-  if (req.code.size() > kMaxCodeArgBytes) {
-    std::string path = "/tmp/.sbx-code-" + RandomHex(8) + FileExtension(req.language);
-    RETURN_IF_ERROR(WriteFile(id, path, req.code, req.user));
-    argv = spec::InterpreterArgvForFile(req.language, path);
-  } else {
-    argv = spec::InterpreterArgv(req.language, req.code);
+  if (req.code.size() <= kMaxCodeArgBytes)
+    return Run(id, spec::InterpreterArgv(req.language, req.code), req,
+               spec::LanguageName(req.language), request_id);
+  // Too long for one argument: a file in the sandbox's /tmp, removed afterwards.
+  std::string path = "/tmp/.sbx-code-" + RandomHex(8) + FileExtension(req.language);
+  RETURN_IF_ERROR(WriteFile(id, path, req.code, req.user));
+  auto out = Run(id, spec::InterpreterArgvForFile(req.language, path), req,
+                 spec::LanguageName(req.language), request_id);
+  if (auto live = FindRunning(id); live.ok()) {
+    std::shared_ptr<agentclient::AgentClient> agent;
+    {
+      std::lock_guard<std::mutex> lock((*live)->mu);
+      agent = (*live)->agent;
+    }
+    if (agent) (void)agent->CallUnary("filesystem.Filesystem/Remove", {{"path", path}}, req.user);
   }
-  return Run(id, std::move(argv), req, spec::LanguageName(req.language), request_id);
+  return out;
 }
 
 Result<ExecOutcome> SandboxManager::ExecArgv(const std::string& id, std::vector<std::string> argv,

@@ -90,8 +90,11 @@ std::string SandboxManager::SocketPath(int64_t slot) const {
 }
 
 Result<void> SandboxManager::Start() {
+  if (::access(options_.agent_path.c_str(), X_OK) != 0)
+    return SysError("agent binary " + options_.agent_path + " is not executable");
   RETURN_IF_ERROR(MakeDir(options_.state_dir, 0700));
   RETURN_IF_ERROR(MakeDir(options_.state_dir + "/sandboxes", 0700));
+  RETURN_IF_ERROR(runtime::MakePrivateMountPoint(options_.state_dir + "/sandboxes"));
   RETURN_IF_ERROR(MakeDir(options_.state_dir + "/a", 0700));
   RETURN_IF_ERROR(MakeDir(options_.state_dir + "/templates", 0700));
   RETURN_IF_ERROR(MakeDir(options_.state_dir + "/templates/host", 0755));
@@ -100,8 +103,6 @@ Result<void> SandboxManager::Start() {
     return MakeError(ErrorCode::kInvalidArgument,
                      "state directory " + options_.state_dir +
                          " is too long: agent sockets under it would exceed 107 characters");
-  if (::access(options_.agent_path.c_str(), X_OK) != 0)
-    return SysError("agent binary " + options_.agent_path + " is not executable");
   host_base_dir_ = options_.state_dir + "/templates/host/rootfs";
   ASSIGN_OR_RETURN(host_base_binds_, runtime::EnsureHostBaseRootfs(host_base_dir_));
   if (!options_.templates.templates.count(options_.default_template))
@@ -186,6 +187,10 @@ void SandboxManager::Shutdown() {
     if (auto r = Remove(id, "shutdown"); !r.ok())
       log::Error("shutdown.remove_failed", {{"sandbox_id", id}, {"error", r.error().ToString()}});
   }
+  if (auto r = cgroups_->RemoveInstance(); !r.ok())
+    log::Warn("shutdown.cgroup_instance_left", {{"error", r.error().ToString()}});
+  if (auto r = runtime::RemovePrivateMountPoint(options_.state_dir + "/sandboxes"); !r.ok())
+    log::Warn("shutdown.unmount_failed", {{"error", r.error().ToString()}});
   log::Info("manager.stopped", {{"removed", static_cast<int64_t>(ids.size())}});
 }
 

@@ -234,6 +234,7 @@ def test_tcp_listen(tmp_path):
         url = "http://127.0.0.1:%d" % d.port
         r = run_sbx([SBX, "--url", url, "create", "--template", "python", "--sandbox-id", sid])
         assert r.returncode == 0 and r.json["sandbox_id"] == sid, r.stdout + r.stderr
+        d.note_cgroups(sid)
         r = run_sbx([SBX, "--url", url, "exec", "--sandbox-id", sid, "--code", "print('tcp')"])
         assert r.returncode == 0 and r.json["stdout"] == "tcp\n", r.stdout + r.stderr
         # The unix socket sees the same sandbox.

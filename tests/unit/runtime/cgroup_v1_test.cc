@@ -175,6 +175,10 @@ TEST(CgroupV1RealTest, CreateJoinStatsKillDestroy) {
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(*list, std::vector<std::string>{"real_test"});
 
+  // The instance directory is never removed from under a live sandbox cgroup.
+  EXPECT_FALSE(driver->RemoveInstance().ok());
+  for (const auto& [c, d] : dirs) EXPECT_EQ(::access(d.c_str(), F_OK), 0) << d;
+
   r = driver->KillAll("real_test");
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   int status = 0;
@@ -185,6 +189,11 @@ TEST(CgroupV1RealTest, CreateJoinStatsKillDestroy) {
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   for (const auto& [c, d] : dirs) EXPECT_NE(::access(d.c_str(), F_OK), 0) << d;
   EXPECT_TRUE(driver->Destroy("real_test").ok());
+  // A clean shutdown leaves no directory of the daemon behind.
+  r = driver->RemoveInstance();
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  for (const std::string& b : driver->BaseDirs()) EXPECT_NE(::access(b.c_str(), F_OK), 0) << b;
+  EXPECT_TRUE(driver->RemoveInstance().ok());
 }
 
 }  // namespace
