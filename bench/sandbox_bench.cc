@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < runs; ++i) {
     exec_py.ms.push_back(TimeMs([&] {
-      auto r = mgr.ExecArgv(spec.id, {"python3", "-c", "pass"}, req, "bench");
+      auto r = mgr.ExecArgv(spec.id, {"/usr/bin/python3", "-c", "pass"}, req, "bench");
       check(r.ok() && r->result.success());
     }));
   }
@@ -150,12 +150,12 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < runs; ++i) {
     auto a = bwrap;
-    a.insert(a.end(), {"python3", "-c", "pass"});
+    a.insert(a.end(), {"/usr/bin/python3", "-c", "pass"});
     bw_py.ms.push_back(TimeMs([&] { check(Spawn(a)); }));
   }
   for (int i = 0; i < runs; ++i) bare_true.ms.push_back(TimeMs([&] { check(Spawn({"/bin/true"})); }));
   for (int i = 0; i < runs; ++i)
-    bare_py.ms.push_back(TimeMs([&] { check(Spawn({"python3", "-c", "pass"})); }));
+    bare_py.ms.push_back(TimeMs([&] { check(Spawn({"/usr/bin/python3", "-c", "pass"})); }));
 
   mgr.Shutdown();
   std::filesystem::remove_all(state);

@@ -1,55 +1,11 @@
 #include "store/store.h"
 
+#include "store/sqlite_stmt.h"
+
 #include "common/util.h"
 
 namespace sbx::store {
 namespace {
-
-Error DbError(sqlite3* db, const std::string& what) {
-  int rc = sqlite3_extended_errcode(db);
-  ErrorCode code = ErrorCode::kInternal;
-  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
-    code = ErrorCode::kAlreadyExists;
-  if (rc == SQLITE_FULL) code = ErrorCode::kResourceExhausted;
-  return MakeError(code, "sqlite: " + what + ": " + sqlite3_errmsg(db));
-}
-
-// A prepared statement with RAII finalisation and positional binding helpers.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr);
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  Stmt& Bind(const std::string& v) {
-    sqlite3_bind_text(st_, ++idx_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& Bind(int64_t v) {
-    sqlite3_bind_int64(st_, ++idx_, v);
-    return *this;
-  }
-  Stmt& Bind(int v) { return Bind(static_cast<int64_t>(v)); }
-  Stmt& Bind(double v) {
-    sqlite3_bind_double(st_, ++idx_, v);
-    return *this;
-  }
-  int Step() { return sqlite3_step(st_); }
-  std::string Text(int col) {
-    const unsigned char* p = sqlite3_column_text(st_, col);
-    int n = sqlite3_column_bytes(st_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : "";
-  }
-  int64_t Int(int col) { return sqlite3_column_int64(st_, col); }
-  double Real(int col) { return sqlite3_column_double(st_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
-  int rc_;
-  int idx_ = 0;
-};
 
 constexpr const char* kSandboxCols =
     "id, template, state, created_at, updated_at, timeout_s, expires_at, env, metadata, limits, "
@@ -75,31 +31,6 @@ SandboxRecord ReadSandbox(Stmt& s) {
 }
 
 }  // namespace
-
-const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {
-      // 1: sandboxes and executions.
-      "CREATE TABLE sandboxes ("
-      " id TEXT PRIMARY KEY, template TEXT NOT NULL, state TEXT NOT NULL,"
-      " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, timeout_s INTEGER NOT NULL,"
-      " expires_at INTEGER NOT NULL DEFAULT 0, env TEXT NOT NULL DEFAULT '{}',"
-      " metadata TEXT NOT NULL DEFAULT '{}', limits TEXT NOT NULL DEFAULT '{}',"
-      " id_slot INTEGER NOT NULL, init_pid INTEGER NOT NULL DEFAULT 0,"
-      " reason TEXT NOT NULL DEFAULT '', tenant TEXT NOT NULL DEFAULT '');"
-      "CREATE UNIQUE INDEX sandboxes_slot ON sandboxes(id_slot);"
-      "CREATE TABLE executions ("
-      " id TEXT PRIMARY KEY, sandbox_id TEXT NOT NULL, tenant TEXT NOT NULL DEFAULT '',"
-      " started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL, language TEXT NOT NULL,"
-      " code TEXT NOT NULL, status TEXT NOT NULL, exit_code INTEGER NOT NULL,"
-      " signal INTEGER NOT NULL DEFAULT 0, duration REAL NOT NULL,"
-      " stdout TEXT NOT NULL, stderr TEXT NOT NULL, stdout_truncated INTEGER NOT NULL DEFAULT 0,"
-      " stderr_truncated INTEGER NOT NULL DEFAULT 0, cpu_ns INTEGER NOT NULL DEFAULT 0,"
-      " peak_memory INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '');"
-      "CREATE INDEX executions_sandbox ON executions(sandbox_id, started_at);"
-      "CREATE INDEX executions_started ON executions(started_at);",
-  };
-  return kMigrations;
-}
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   sqlite3* db = nullptr;

@@ -74,6 +74,14 @@ class Store {
   Result<std::vector<SandboxRecord>> ListSandboxes();
   Result<void> DeleteSandbox(const std::string& id);
 
+  // Runs f(sqlite3*) under the store's lock: the way repositories in other files of this
+  // component (keys.cc, ...) share the one connection.
+  template <typename F>
+  auto WithDb(F&& f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return f(db_);
+  }
+
   // Executions (history).
   Result<void> InsertExecution(const ExecutionRecord& r);
   Result<std::vector<ExecutionRecord>> ListExecutions(const std::string& sandbox_id, int limit);
