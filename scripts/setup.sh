@@ -14,6 +14,7 @@ PACKAGES=(
   libseccomp-dev libcap-dev libcli11-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest
+  clang libclang-rt-14-dev
   bubblewrap iproute2 procps
 )
 

@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds (Release, with unit tests), runs the unit tests (ctest), the
-# sanitizer build of the unit tests, and the integration and end-to-end tests (pytest) that
-# start the real daemon and real sandboxes. Run as root. .ci/run calls exactly this.
+# Installs dependencies, builds, and runs every test tier. Run as root; .ci/run calls exactly
+# this. Steps:
+#   1. Release build (programs, unit tests, benchmarks) and its unit tests (ctest);
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build of the unit tests, run;
+#   3. libFuzzer targets (clang) for a bounded time;
+#   4. integration and end-to-end tests (pytest): the real daemon, real sandboxes, CLI and API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
+stamp() { echo "== [$(( $(date +%s) - start ))s] $*"; }
 
+stamp "dependencies"
 bash scripts/setup.sh
-bash scripts/build.sh build
 
-echo "== unit tests"
+stamp "release build"
+bash scripts/build.sh build
+stamp "unit tests (release)"
 (cd build && ctest --output-on-failure -j2 --timeout 300)
 
-echo "== integration and end-to-end tests"
+stamp "sanitizer build (unit tests)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSBX_SANITIZE=ON -DSBX_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$(nproc)"
+stamp "unit tests (ASan+UBSan)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2 --timeout 300)
+
+stamp "fuzzing"
+bash scripts/fuzz.sh "${SBX_FUZZ_SECONDS:-30}"
+
+stamp "integration and end-to-end tests"
 SBX_BIN_DIR="$PWD/build/bin" /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration

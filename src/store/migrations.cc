@@ -29,6 +29,13 @@ const std::vector<std::string>& Migrations() {
       " peak_memory INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '');"
       "CREATE INDEX executions_sandbox ON executions(sandbox_id, started_at);"
       "CREATE INDEX executions_started ON executions(started_at);",
+      // 2: API keys (sha256 hashes only; store/keys.h).
+      "CREATE TABLE api_keys ("
+      " id TEXT PRIMARY KEY, tenant TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',"
+      " prefix TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,"
+      " expires_at INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0,"
+      " last_used_at INTEGER NOT NULL DEFAULT 0, rotated_from TEXT NOT NULL DEFAULT '');"
+      "CREATE INDEX api_keys_tenant ON api_keys(tenant, created_at);",
   };
   return kMigrations;
 }
