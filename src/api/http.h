@@ -2,8 +2,10 @@
 // to Response, so they are tested without sockets; server.cc does the I/O.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -32,11 +34,19 @@ struct Request {
   }
 };
 
+// Writes one piece of a streamed body; false once the client is gone (the producer may go on
+// with its work but need not write any more).
+using ChunkWriter = std::function<bool(std::string_view)>;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is produced by this function while the server sends it as HTTP/1.1
+  // chunks (body above is ignored); the connection closes afterwards. For long operations
+  // that report progress (template builds: NDJSON lines).
+  std::function<void(const ChunkWriter&)> stream;
 };
 
 // The HTTP status for an error code (docs/api.md).

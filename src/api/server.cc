@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 
 #include "common/log.h"
@@ -42,6 +43,9 @@ static void SetTimeouts(int fd, int seconds) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
+
+template <typename Socket>
+void WriteStreamed(Socket& socket, const Request& req, Response& resp, int64_t t0, bool admin);
 
 template <typename Socket>
 void Server::Impl::Serve(Socket socket, bool admin) {
@@ -94,6 +98,10 @@ void Server::Impl::Serve(Socket socket, bool admin) {
       else
         resp = router->Handle(req);
     }
+    if (resp.stream) {
+      WriteStreamed(socket, req, resp, t0, admin);
+      break;
+    }
     http::response<http::string_body> out;
     out.version(11);
     out.result(static_cast<unsigned>(resp.status));
@@ -114,6 +122,41 @@ void Server::Impl::Serve(Socket socket, bool admin) {
   }
   beast::error_code ignored;
   socket.shutdown(Socket::shutdown_both, ignored);
+}
+
+// A chunked response whose body the handler produces as it goes; the connection then closes.
+template <typename Socket>
+void WriteStreamed(Socket& socket, const Request& req, Response& resp, int64_t t0, bool admin) {
+  http::response<http::empty_body> head;
+  head.version(11);
+  head.result(static_cast<unsigned>(resp.status));
+  head.set(http::field::server, "sandboxd");
+  head.set(http::field::content_type, resp.content_type);
+  head.set("X-Request-Id", req.request_id);
+  for (const auto& [k, v] : resp.headers) head.set(k, v);
+  head.keep_alive(false);
+  head.chunked(true);
+  http::response_serializer<http::empty_body> sr(head);
+  beast::error_code ec;
+  http::write_header(socket, sr, ec);
+  bool alive = !ec;
+  ChunkWriter write = [&](std::string_view data) {
+    if (!alive || data.empty()) return alive;
+    beast::error_code wec;
+    asio::write(socket, http::make_chunk(asio::const_buffer(data.data(), data.size())), wec);
+    if (wec) alive = false;
+    return alive;
+  };
+  resp.stream(write);
+  if (alive) {
+    beast::error_code wec;
+    asio::write(socket, http::make_chunk_last(), wec);
+  }
+  double ms = static_cast<double>(MonotonicNs() - t0) / 1e6;
+  log::Info("http.request", {{"request_id", req.request_id}, {"method", req.method},
+                             {"path", req.path}, {"status", resp.status}, {"ms", ms},
+                             {"transport", admin ? "unix" : "tcp"}, {"streamed", true},
+                             {"client_stayed", alive}});
 }
 
 template <typename Acceptor>

@@ -96,6 +96,8 @@ class CgroupV1Driver : public CgroupDriver {
     std::string procs = ProcsFiles(id).front();
     if (!PathExists(procs)) return Ok();
     std::string freezer = Has("freezer") ? Dir("freezer", id) + "/freezer.state" : "";
+    // Already empty (the usual case once the init was reaped): no freeze/thaw round trip.
+    if (auto first = cu::ReadProcs(procs); first.ok() && first->empty()) return Ok();
     for (int waited = 0;; waited += 10) {
       if (!freezer.empty()) RETURN_IF_ERROR(Freeze(freezer));
       auto pids = cu::ReadProcs(procs);

@@ -327,16 +327,17 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
 
 void SandboxManager::TearDownLocked(Live& live) {
   const std::string& id = live.rec.id;
+  // SIGKILL to the init: the kernel kills every process of its pid namespace, and the init is
+  // reapable only once they are all gone. KillAll is the backstop for anything left in the
+  // cgroup (and the whole job when the init is not ours, after a daemon restart).
   if (live.container) {
     (void)live.container->Kill();
-  }
-  if (auto k = cgroups_->KillAll(id); !k.ok())
-    log::Warn("sandbox.killall_failed", {{"sandbox_id", id}, {"error", k.error().ToString()}});
-  if (live.container) {
     int status = 0;
     (void)live.container->Reap(true, &status);
     live.container.reset();
   }
+  if (auto k = cgroups_->KillAll(id); !k.ok())
+    log::Warn("sandbox.killall_failed", {{"sandbox_id", id}, {"error", k.error().ToString()}});
   if (auto d = cgroups_->Destroy(id); !d.ok())
     log::Warn("sandbox.cgroup_destroy_failed",
               {{"sandbox_id", id}, {"error", d.error().ToString()}});
