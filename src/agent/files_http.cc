@@ -9,7 +9,7 @@
 #include <set>
 
 #include "agent/fs_identity.h"
-#include "agent/gzip.h"
+#include "protocol/gzip.h"
 #include "agent/paths.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
@@ -17,6 +17,9 @@
 #include "protocol/multipart.h"
 
 namespace sbx::agent {
+using ::sbx::protocol::AcceptsGzip;
+using ::sbx::protocol::Deflater;
+using ::sbx::protocol::Inflater;
 namespace {
 
 constexpr size_t kIoChunk = 64 * 1024;

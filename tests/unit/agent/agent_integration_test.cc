@@ -11,13 +11,16 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/gzip.h"
+#include "protocol/gzip.h"
 #include "agent_test_util.h"
 #include "agentclient/agent_client.h"
 #include "common/util.h"
 #include "protocol/base64.h"
 
 namespace sbx::agent {
+using ::sbx::protocol::AcceptsGzip;
+using ::sbx::protocol::Deflater;
+using ::sbx::protocol::Inflater;
 namespace {
 
 using agentclient::AgentClient;

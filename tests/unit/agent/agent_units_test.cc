@@ -2,12 +2,15 @@
 #include <gtest/gtest.h>
 
 #include "agent/config.h"
-#include "agent/gzip.h"
+#include "protocol/gzip.h"
 #include "agent/paths.h"
 #include "agent/router.h"
 #include "agent/users.h"
 
 namespace sbx::agent {
+using ::sbx::protocol::AcceptsGzip;
+using ::sbx::protocol::Deflater;
+using ::sbx::protocol::Inflater;
 namespace {
 
 constexpr char kPasswd[] =

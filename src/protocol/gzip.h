@@ -14,7 +14,7 @@
 
 #include "common/result.h"
 
-namespace sbx::agent {
+namespace sbx::protocol {
 
 class Inflater {
  public:
@@ -54,4 +54,4 @@ class Deflater {
 // Whether an Accept-Encoding header value admits gzip.
 bool AcceptsGzip(std::string_view accept_encoding);
 
-}  // namespace sbx::agent
+}  // namespace sbx::protocol

@@ -1,9 +1,9 @@
 // zlib-based gzip streaming.
-#include "agent/gzip.h"
+#include "protocol/gzip.h"
 
 #include <cctype>
 
-namespace sbx::agent {
+namespace sbx::protocol {
 
 Inflater::Inflater(uint64_t max_output) : max_output_(max_output) {
   ok_ = inflateInit2(&zs_, 15 + 16) == Z_OK;
@@ -121,4 +121,4 @@ bool AcceptsGzip(std::string_view v) {
   return false;
 }
 
-}  // namespace sbx::agent
+}  // namespace sbx::protocol
