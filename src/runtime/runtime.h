@@ -85,18 +85,31 @@ struct LaunchConfig {
 // A launched sandbox init. Owns a pidfd. Not thread-safe; the sandbox layer serialises.
 class Container {
  public:
-  Container(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  Container(pid_t pid, UniqueFd pidfd, bool adopted = false)
+      : pid_(pid), pidfd_(std::move(pidfd)), adopted_(adopted) {}
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_.get(); }
   // SIGKILL to the init; the kernel then kills every process of the pid namespace.
   Result<void> Kill();
-  // Reaps the init. Blocking when `block`; returns false if it has not exited yet.
+  // Reaps the init. Blocking when `block`; returns false if it has not exited yet. For an
+  // adopted init (not our child) it waits for the exit on the pidfd and reports status 0.
   Result<bool> Reap(bool block, int* wait_status);
+  bool adopted() const { return adopted_; }
 
  private:
   pid_t pid_;
   UniqueFd pidfd_;
+  bool adopted_ = false;
 };
+
+// The kernel's start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot):
+// with the pid it names one process for good, across pid reuse.
+Result<uint64_t> ProcessStartTime(pid_t pid);
+
+// Takes a handle on the running init of a sandbox launched by an earlier daemon (after a crash
+// or kill -9 the inits live on, re-parented). Fails with kNotFound when no process with that
+// pid and start time exists any more.
+Result<std::unique_ptr<Container>> AdoptContainer(pid_t pid, uint64_t start_time);
 
 // Timing of each set-up step, for the benchmarks (microseconds).
 struct LaunchTimings {
