@@ -35,11 +35,13 @@ stop_daemon() {
 trap stop_daemon EXIT
 
 step() { echo; echo "== $*"; }
+step "1. build the python template (Debian bookworm + numpy, pandas, scikit-learn, matplotlib; cached after the first run)"
+"${SBX[@]}" template build python
 step "2. create a python sandbox"
 "${SBX[@]}" create --template python --sandbox-id my_first_sandbox
 step "3. execute code"
 "${SBX[@]}" exec --sandbox-id my_first_sandbox --language python \
-  --code "import sys, platform; print('Hello from sandboxd'); print('Python', sys.version.split()[0], 'on', platform.node())"
+  --code "import numpy; print('NumPy version:', numpy.__version__)"
 step "4. check status"
 "${SBX[@]}" status
 step "5. stop and clean up"

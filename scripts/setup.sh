@@ -13,9 +13,11 @@ PACKAGES=(
   libboost-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libssl-dev zlib1g-dev libarchive-dev
   libseccomp-dev libcap-dev libcli11-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pytest
+  python3 python3-pytest python3-yaml
   clang libclang-rt-14-dev
+  prometheus
   bubblewrap iproute2 procps
+  mmdebstrap gpg debian-archive-keyring arch-test
 )
 
 missing=()
@@ -29,4 +31,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup.sh: all Debian packages present"
+fi
+# npm installs template npm packages. Debian's nodejs needs Debian's npm; a NodeSource nodejs
+# ships its own npm and conflicts with Debian's package, so only install it when it is missing.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup.sh: installing npm"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
 fi

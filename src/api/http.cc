@@ -32,6 +32,20 @@ Response ErrorResponse(const Error& error) {
                        {"error", {{"code", ErrorCodeName(error.code)}, {"message", error.ToString()}}}});
 }
 
+Result<nlohmann::json> ParseJsonBody(const Request& req, bool allow_empty) {
+  if (req.body.empty()) {
+    if (allow_empty) return nlohmann::json::object();
+    return MakeError(ErrorCode::kInvalidArgument, "request body: expected a JSON object, got nothing");
+  }
+  nlohmann::json j = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded())
+    return MakeError(ErrorCode::kInvalidArgument, "request body: malformed JSON");
+  if (!j.is_object())
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string("request body: expected a JSON object, got ") + j.type_name());
+  return j;
+}
+
 static int HexVal(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;

@@ -23,6 +23,10 @@ struct Request {
   std::string body;
   std::string request_id;
   bool admin = false;  // arrived on the unix socket (root only)
+  // Set by the router's gate from the API key: whose resources this request may see. Empty for
+  // the administrator (unix socket), who sees every tenant's.
+  std::string tenant;
+  std::string key_id;
 
   std::string Header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
@@ -54,6 +58,10 @@ int HttpStatus(ErrorCode code);
 Response JsonResponse(int status, const nlohmann::json& body);
 // {"success": false, "error": {"code": ..., "message": ...}}
 Response ErrorResponse(const Error& error);
+
+// The request body as a JSON object (malformed JSON, another type: kInvalidArgument). An empty
+// body is {} when allow_empty, else an error.
+Result<nlohmann::json> ParseJsonBody(const Request& req, bool allow_empty);
 
 // Splits "a=b&c=d" with percent-decoding; false on a malformed escape.
 bool ParseQuery(const std::string& raw, std::map<std::string, std::string>* out);

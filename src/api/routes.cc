@@ -1,7 +1,9 @@
 #include "api/routes.h"
 
+#include <algorithm>
 #include <vector>
 
+#include "api/auth_gate.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -10,7 +12,9 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::string> SplitPath(const std::string& path) {
+}  // namespace
+
+std::vector<std::string> Router::SplitPath(const std::string& path) {
   std::vector<std::string> parts;
   size_t pos = 0;
   while (pos < path.size()) {
@@ -22,33 +26,10 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return parts;
 }
 
-Result<json> ParseBody(const Request& req, bool allow_empty) {
-  if (req.body.empty()) {
-    if (allow_empty) return json::object();
-    return MakeError(ErrorCode::kInvalidArgument, "request body: expected a JSON object, got nothing");
-  }
-  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded())
-    return MakeError(ErrorCode::kInvalidArgument, "request body: malformed JSON");
-  if (!j.is_object())
-    return MakeError(ErrorCode::kInvalidArgument,
-                     std::string("request body: expected a JSON object, got ") + j.type_name());
-  return j;
-}
+namespace {
 
-json TemplateJson(const spec::Template& t) {
-  char mem[32];
-  if (t.memory_bytes % (1LL << 30) == 0)
-    std::snprintf(mem, sizeof mem, "%lldGB", static_cast<long long>(t.memory_bytes >> 30));
-  else
-    std::snprintf(mem, sizeof mem, "%lldMB", static_cast<long long>(t.memory_bytes >> 20));
-  return json{{"template", t.key},          {"name", t.name},
-              {"base_image", t.base_image}, {"cpus", t.cpus},
-              {"memory", mem},              {"memory_bytes", t.memory_bytes},
-              {"timeout", t.timeout_s},     {"environment", t.environment},
-              {"packages", t.packages},     {"python_packages", t.python_packages},
-              {"npm_packages", t.npm_packages}, {"startup", t.startup},
-              {"features", t.features},     {"pids_max", t.pids_max}};
+Result<json> ParseBody(const Request& req, bool allow_empty) {
+  return ParseJsonBody(req, allow_empty);
 }
 
 Response MethodNotAllowed(const Request& req) {
@@ -58,12 +39,42 @@ Response MethodNotAllowed(const Request& req) {
 
 }  // namespace
 
-Response Router::Handle(const Request& req) {
-  std::vector<std::string> p = SplitPath(req.path);
+Response Router::Handle(const Request& original) {
+  Request gated;
+  const Request* r = &original;
+  if (gate_) {
+    gated = original;
+    if (auto denied = gate_(gated)) return *denied;
+    r = &gated;
+  }
+  std::vector<std::string> parts = SplitPath(r->path);
+  std::optional<Response> resp;
+  for (const auto& group : groups_) {
+    if ((resp = group->Handle(*r, parts))) break;
+  }
+  if (!resp) resp = Dispatch(*r, parts);
+  if (response_hook_) response_hook_(*r, *resp);
+  return std::move(*resp);
+}
+
+Response Router::Dispatch(const Request& req, const std::vector<std::string>& p) {
   const std::string& m = req.method;
   if (p.size() == 1 && p[0] == "health") return m == "GET" ? Health() : MethodNotAllowed(req);
   if (p.size() >= 2 && p[0] == "v1") {
     if (p.size() == 2 && p[1] == "templates") return m == "GET" ? Templates() : MethodNotAllowed(req);
+    if (p.size() == 2 && p[1] == "openapi.yaml" && m == "GET" && !options_.openapi_yaml.empty()) {
+      Response r;
+      r.content_type = "application/yaml";
+      r.body = options_.openapi_yaml;
+      return r;
+    }
+    if (p.size() == 3 && p[1] == "templates") {
+      if (m == "GET") return GetTemplate(p[2]);
+      if (m == "DELETE") return RemoveTemplate(p[2]);
+      return MethodNotAllowed(req);
+    }
+    if (p.size() == 4 && p[1] == "templates" && p[3] == "build")
+      return m == "POST" ? BuildTemplate(p[2], req) : MethodNotAllowed(req);
     if (p.size() == 2 && p[1] == "executions")
       return m == "GET" ? Executions(req) : MethodNotAllowed(req);
     if (p[1] == "sandboxes") {
@@ -74,7 +85,7 @@ Response Router::Handle(const Request& req) {
       }
       const std::string& id = p[2];
       if (p.size() == 3) {
-        if (m == "GET") return GetSandbox(id);
+        if (m == "GET") return GetSandbox(id, req);
         if (m == "DELETE") return RemoveSandbox(id, req);
         return MethodNotAllowed(req);
       }
@@ -96,18 +107,19 @@ Response Router::Health() {
                             {"sandboxes_running", manager_->RunningCount()}});
 }
 
-Response Router::Templates() {
-  json list = json::array();
-  for (const auto& [k, t] : manager_->templates().templates) list.push_back(TemplateJson(t));
-  return JsonResponse(200, {{"success", true}, {"templates", list}});
-}
-
 Response Router::CreateSandbox(const Request& req) {
   auto body = ParseBody(req, true);
   if (!body.ok()) return ErrorResponse(body.error());
   auto spec = spec::SandboxSpecFromJson(*body);
   if (!spec.ok()) return ErrorResponse(spec.error());
-  auto view = manager_->Create(*spec, req.request_id);
+  CreateAdmission admitted = AdmitCreate(options_.create_gate, req, [&]() -> int64_t {
+    int64_t running = 0;
+    if (auto all = manager_->List(); all.ok())
+      for (const auto& v : *all) running += v.record.tenant == req.tenant && v.record.state == "running";
+    return running;
+  });
+  if (admitted.refused) return std::move(*admitted.refused);
+  auto view = manager_->Create(*spec, req.request_id, req.admin ? "" : req.tenant);
   if (!view.ok()) return ErrorResponse(view.error());
   json j = view->ToJson();
   j["files_uploaded"] = 0;
@@ -119,12 +131,15 @@ Response Router::ListSandboxes(const Request& req) {
   if (!all.ok()) return ErrorResponse(all.error());
   std::string state = req.Query("state");
   json list = json::array();
+  auth::Principal who = PrincipalOf(req);
   for (const auto& v : *all)
-    if (state.empty() || v.record.state == state) list.push_back(v.ToJson());
+    if ((state.empty() || v.record.state == state) && auth::CanAccess(who, v.record.tenant))
+      list.push_back(v.ToJson());
   return JsonResponse(200, {{"success", true}, {"sandboxes", list}, {"count", list.size()}});
 }
 
-Response Router::GetSandbox(const std::string& id) {
+Response Router::GetSandbox(const std::string& id, const Request& req) {
+  if (auto denied = CheckTenant(req, id)) return *denied;
   auto view = manager_->Get(id);
   if (!view.ok()) return ErrorResponse(view.error());
   json j = view->ToJson();
@@ -143,6 +158,7 @@ Response Router::ExecIn(const std::string& id, const Request& req) {
   if (!body.ok()) return ErrorResponse(body.error());
   auto er = spec::ExecRequestFromJson(*body);
   if (!er.ok()) return ErrorResponse(er.error());
+  if (auto denied = CheckTenant(req, id)) return *denied;
   auto out = manager_->Exec(id, *er, req.request_id);
   if (!out.ok()) return ErrorResponse(out.error());
   json j = spec::ToJson(out->result);
@@ -153,50 +169,17 @@ Response Router::ExecIn(const std::string& id, const Request& req) {
 }
 
 Response Router::StopSandbox(const std::string& id, const Request& req) {
+  if (auto denied = CheckTenant(req, id)) return *denied;
   auto view = manager_->Stop(id, "stopped by request", req.request_id);
   if (!view.ok()) return ErrorResponse(view.error());
   return JsonResponse(200, view->ToJson());
 }
 
 Response Router::RemoveSandbox(const std::string& id, const Request& req) {
+  if (auto denied = CheckTenant(req, id)) return *denied;
   auto r = manager_->Remove(id, req.request_id);
   if (!r.ok()) return ErrorResponse(r.error());
   return JsonResponse(200, {{"success", true}, {"sandbox_id", id}, {"cleaned_up", true}});
-}
-
-Response Router::PutFile(const std::string& id, const Request& req) {
-  std::string path = req.Query("path");
-  if (path.empty())
-    return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "query parameter 'path' is required"));
-  if (req.body.size() > options_.max_file_bytes)
-    return JsonResponse(413, {{"success", false},
-                              {"error", {{"code", "resource_exhausted"},
-                                         {"message", "file of " + std::to_string(req.body.size()) +
-                                                         " bytes exceeds the limit of " +
-                                                         std::to_string(options_.max_file_bytes)}}}});
-  std::string user = req.Query("user", "user");
-  auto r = manager_->WriteFile(id, path, req.body, user);
-  if (!r.ok()) return ErrorResponse(r.error());
-  std::string sent = req.Header("x-content-sha256");
-  if (!sent.empty() && sent != r->sha256)
-    return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
-                                   "sha256 mismatch: client sent " + sent + ", received " + r->sha256));
-  return JsonResponse(200, {{"success", true}, {"sandbox_id", id}, {"path", r->path},
-                            {"size", r->size}, {"hash", r->sha256}});
-}
-
-Response Router::GetFile(const std::string& id, const Request& req) {
-  std::string path = req.Query("path");
-  if (path.empty())
-    return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "query parameter 'path' is required"));
-  auto data = manager_->ReadFile(id, path, req.Query("user", "user"));
-  if (!data.ok()) return ErrorResponse(data.error());
-  Response r;
-  r.status = 200;
-  r.content_type = "application/octet-stream";
-  r.headers.push_back({"X-Content-SHA256", sandbox::Sha256Hex(*data)});
-  r.body = std::move(*data);
-  return r;
 }
 
 Response Router::Executions(const Request& req) {
@@ -216,10 +199,15 @@ Response Router::Executions(const Request& req) {
   if (limit <= 0 || limit > 1000)
     return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
                                    "query parameter 'limit' must be an integer from 1 to 1000"));
-  auto rows = manager_->History(sandbox_id, limit);
+  // A key sees its tenant's executions only: filtered here, from a deeper read so that the
+  // newest `limit` of them are usually all there (other tenants' rows take the rest).
+  auth::Principal who = PrincipalOf(req);
+  auto rows = manager_->History(sandbox_id, who.admin ? limit : std::min(limit * 20, 20000));
   if (!rows.ok()) return ErrorResponse(rows.error());
   json list = json::array();
   for (const auto& r : *rows) {
+    if (!auth::CanAccess(who, r.tenant)) continue;
+    if (list.size() >= static_cast<size_t>(limit)) break;
     list.push_back({{"execution_id", r.id}, {"sandbox_id", r.sandbox_id},
                     {"timestamp", ToRfc3339(r.started_at_ms)}, {"language", r.language},
                     {"command", r.code}, {"status", r.status}, {"exit_code", r.exit_code},
@@ -230,6 +218,14 @@ Response Router::Executions(const Request& req) {
                     {"peak_memory_bytes", r.peak_memory_bytes}});
   }
   return JsonResponse(200, {{"success", true}, {"executions", list}, {"count", list.size()}});
+}
+
+std::optional<Response> Router::CheckTenant(const Request& req, const std::string& id) {
+  if (req.admin) return std::nullopt;
+  auto view = manager_->Get(id);
+  if (!view.ok()) return std::nullopt;  // missing or invalid: the handler says so itself
+  if (auth::CanAccess(PrincipalOf(req), view->record.tenant)) return std::nullopt;
+  return SandboxNotFound(id);
 }
 
 }  // namespace sbx::api

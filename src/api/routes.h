@@ -2,9 +2,14 @@
 // SandboxManager. No sockets here.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "api/http.h"
+#include "auth/concurrency_gate.h"
 #include "sandbox/manager.h"
 
 namespace sbx::api {
@@ -12,22 +17,54 @@ namespace sbx::api {
 struct ApiOptions {
   std::string version = "0.1.0";
   size_t max_file_bytes = 100 << 20;  // E2B_MAX_FILE_SIZE
+  std::string openapi_yaml;           // served at GET /v1/openapi.yaml (docs/openapi.yaml)
+  // Per-key caps on creates over TCP (docs/auth.md); nullptr: none. Outlives the Router.
+  auth::ConcurrencyGate* create_gate = nullptr;
 };
+
+// A group of routes living in its own file (events, metrics, keys, ...), registered with the
+// Router at start. Handle returns nullopt when the path is not one of the group's.
+class RouteGroup {
+ public:
+  virtual ~RouteGroup() = default;
+  // `parts` is the path split on '/', e.g. {"v1", "events"}. Thread safety: called
+  // concurrently from every connection thread.
+  virtual std::optional<Response> Handle(const Request& req,
+                                         const std::vector<std::string>& parts) = 0;
+};
+
+// Runs before any route: fills req.tenant / req.key_id from the credentials, or answers (401,
+// 429) itself. Requests on the unix socket are the administrator's (tenant "").
+using RequestGate = std::function<std::optional<Response>(Request& req)>;
+// Runs after the route of a request the gate let through (adds X-RateLimit-* headers).
+using ResponseHook = std::function<void(const Request& req, Response& resp)>;
 
 class Router {
  public:
   Router(sandbox::SandboxManager* manager, ApiOptions options)
       : manager_(manager), options_(options) {}
-  // Thread safety: may be called concurrently.
+  // Thread safety: may be called concurrently. AddGroup and SetGate only before serving.
   Response Handle(const Request& request);
   const ApiOptions& options() const { return options_; }
+  void AddGroup(std::unique_ptr<RouteGroup> group) { groups_.push_back(std::move(group)); }
+  void SetGate(RequestGate gate) { gate_ = std::move(gate); }
+  void SetResponseHook(ResponseHook hook) { response_hook_ = std::move(hook); }
+  // The path split on '/', without empty parts.
+  static std::vector<std::string> SplitPath(const std::string& path);
 
  private:
   Response Health();
   Response Templates();
+  // template_routes.cc
+  Response GetTemplate(const std::string& name);
+  Response BuildTemplate(const std::string& name, const Request& req);
+  Response RemoveTemplate(const std::string& name);
   Response CreateSandbox(const Request& req);
   Response ListSandboxes(const Request& req);
-  Response GetSandbox(const std::string& id);
+  Response GetSandbox(const std::string& id, const Request& req);
+  // The 404 of a missing id when the sandbox is another tenant's (docs/auth.md); nullopt when
+  // the request may see it or it does not exist (the handler then answers as usual).
+  std::optional<Response> CheckTenant(const Request& req, const std::string& id);
   Response ExecIn(const std::string& id, const Request& req);
   Response StopSandbox(const std::string& id, const Request& req);
   Response RemoveSandbox(const std::string& id, const Request& req);
@@ -35,8 +72,13 @@ class Router {
   Response GetFile(const std::string& id, const Request& req);
   Response Executions(const Request& req);
 
+  Response Dispatch(const Request& req, const std::vector<std::string>& parts);
+
   sandbox::SandboxManager* manager_;
   ApiOptions options_;
+  std::vector<std::unique_ptr<RouteGroup>> groups_;
+  RequestGate gate_;
+  ResponseHook response_hook_;
 };
 
 }  // namespace sbx::api

@@ -32,8 +32,13 @@ struct Server::Impl {
   std::set<int> open_fds;  // native handles of open connections, to shut down on Stop
   size_t active = 0;
 
+  RequestObserver observer;
+
   template <typename Socket>
   void Serve(Socket socket, bool admin);
+  // Sends a streamed response (chunked); false when the connection must close.
+  template <typename Socket>
+  bool WriteStreamed(Socket& socket, const Request& req, const Response& resp);
   template <typename Acceptor>
   void AcceptLoop(Acceptor& acceptor, bool admin);
 };
@@ -43,9 +48,6 @@ static void SetTimeouts(int fd, int seconds) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
-
-template <typename Socket>
-void WriteStreamed(Socket& socket, const Request& req, Response& resp, int64_t t0, bool admin);
 
 template <typename Socket>
 void Server::Impl::Serve(Socket socket, bool admin) {
@@ -98,9 +100,18 @@ void Server::Impl::Serve(Socket socket, bool admin) {
       else
         resp = router->Handle(req);
     }
+    auto log_request = [&] {
+      double ms = static_cast<double>(MonotonicNs() - t0) / 1e6;
+      log::Info("http.request", {{"request_id", req.request_id}, {"method", req.method},
+                                 {"path", req.path}, {"status", resp.status}, {"ms", ms},
+                                 {"transport", admin ? "unix" : "tcp"}});
+      if (observer) observer(req, resp.status, ms / 1000.0);
+    };
     if (resp.stream) {
-      WriteStreamed(socket, req, resp, t0, admin);
-      break;
+      if (!WriteStreamed(socket, req, resp)) break;
+      log_request();
+      if (!keep_alive || stopping) break;
+      continue;
     }
     http::response<http::string_body> out;
     out.version(11);
@@ -112,10 +123,7 @@ void Server::Impl::Serve(Socket socket, bool admin) {
     out.keep_alive(keep_alive && !stopping);
     out.body() = std::move(resp.body);
     out.prepare_payload();
-    double ms = static_cast<double>(MonotonicNs() - t0) / 1e6;
-    log::Info("http.request", {{"request_id", req.request_id}, {"method", req.method},
-                               {"path", req.path}, {"status", resp.status}, {"ms", ms},
-                               {"transport", admin ? "unix" : "tcp"}});
+    log_request();
     beast::error_code wec;
     http::write(socket, out, wec);
     if (wec || !out.keep_alive()) break;
@@ -124,39 +132,33 @@ void Server::Impl::Serve(Socket socket, bool admin) {
   socket.shutdown(Socket::shutdown_both, ignored);
 }
 
-// A chunked response whose body the handler produces as it goes; the connection then closes.
+
 template <typename Socket>
-void WriteStreamed(Socket& socket, const Request& req, Response& resp, int64_t t0, bool admin) {
+bool Server::Impl::WriteStreamed(Socket& socket, const Request& req, const Response& resp) {
   http::response<http::empty_body> head;
   head.version(11);
   head.result(static_cast<unsigned>(resp.status));
   head.set(http::field::server, "sandboxd");
   head.set(http::field::content_type, resp.content_type);
+  head.set(http::field::cache_control, "no-cache");
   head.set("X-Request-Id", req.request_id);
   for (const auto& [k, v] : resp.headers) head.set(k, v);
-  head.keep_alive(false);
   head.chunked(true);
-  http::response_serializer<http::empty_body> sr(head);
+  http::response_serializer<http::empty_body> sr{head};
   beast::error_code ec;
   http::write_header(socket, sr, ec);
-  bool alive = !ec;
-  ChunkWriter write = [&](std::string_view data) {
-    if (!alive || data.empty()) return alive;
+  if (ec) return false;
+  bool alive = true;
+  resp.stream([&](std::string_view chunk) {
+    if (!alive || chunk.empty()) return alive;
     beast::error_code wec;
-    asio::write(socket, http::make_chunk(asio::const_buffer(data.data(), data.size())), wec);
+    asio::write(socket, http::make_chunk(asio::const_buffer(chunk.data(), chunk.size())), wec);
     if (wec) alive = false;
     return alive;
-  };
-  resp.stream(write);
-  if (alive) {
-    beast::error_code wec;
-    asio::write(socket, http::make_chunk_last(), wec);
-  }
-  double ms = static_cast<double>(MonotonicNs() - t0) / 1e6;
-  log::Info("http.request", {{"request_id", req.request_id}, {"method", req.method},
-                             {"path", req.path}, {"status", resp.status}, {"ms", ms},
-                             {"transport", admin ? "unix" : "tcp"}, {"streamed", true},
-                             {"client_stayed", alive}});
+  });
+  if (!alive) return false;
+  asio::write(socket, http::make_chunk_last(), ec);
+  return !ec;
 }
 
 template <typename Acceptor>
@@ -227,6 +229,8 @@ Result<void> Server::ListenTcp(const std::string& host, int port) {
   }
   return Ok();
 }
+
+void Server::SetObserver(RequestObserver observer) { impl_->observer = std::move(observer); }
 
 void Server::Run() {
   std::vector<std::thread> loops;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -26,6 +27,9 @@ struct ServerOptions {
   size_t max_connections = 512;
 };
 
+// Called after each request with its final status and duration (metrics).
+using RequestObserver = std::function<void(const Request& req, int status, double seconds)>;
+
 class Server {
  public:
   Server(Router* router, ServerOptions options);
@@ -33,6 +37,8 @@ class Server {
   Result<void> ListenUnix(const std::string& path);
   Result<void> ListenTcp(const std::string& host, int port);
   int tcp_port() const { return tcp_port_; }
+  // Before Run().
+  void SetObserver(RequestObserver observer);
   // Serves until Stop(); then waits for open connections to finish their current request.
   void Run();
   void Stop();

@@ -1,6 +1,7 @@
 // app: global options, CLI11 parsing, dispatch and the no-exceptions boundary (see app.h).
 #include "cli/app.h"
 
+#include <cstdio>
 #include <exception>
 #include <sstream>
 
@@ -23,7 +24,7 @@ constexpr char kFooter[] =
     "invalid_argument, ...) or sbx's own: usage, unavailable (no daemon).\n"
     "Environment: SANDBOXD_SOCKET, SANDBOXD_URL, SANDBOXD_API_KEY (or E2B_API_KEY).";
 
-constexpr char kVerbList[] = "create, exec, status, stop, cleanup, cp, templates";
+constexpr char kVerbList[] = "create, exec, status, stop, cleanup, cp, templates, template, stats, lifecycle, workflow, webhooks, events, keys";
 
 }  // namespace
 
@@ -52,6 +53,13 @@ CommandLine::CommandLine() : app_(std::make_unique<CLI::App>(kDescription, "sbx"
   AddCleanupCommand(app, cmd_.cleanup);
   AddCpCommand(app, cmd_.cp);
   AddTemplatesCommand(app);
+  AddTemplateCommand(app, cmd_.tmpl);
+  AddKeysCommand(app, cmd_.keys);
+  AddLifecycleCommand(app, cmd_.lifecycle);
+  AddWorkflowCommand(app, cmd_.workflow);
+  AddWebhooksCommand(app, cmd_.webhooks);
+  AddEventsCommand(app, cmd_.events);
+  AddStatsCommand(app, cmd_.stats);
   app.require_subcommand(0, 1);
 }
 
@@ -93,6 +101,13 @@ ParseResult CommandLine::Parse(const std::vector<std::string>& args) {
   if (name == "cleanup") cmd_.verb = Verb::kCleanup;
   if (name == "cp") cmd_.verb = Verb::kCp;
   if (name == "templates") cmd_.verb = Verb::kTemplates;
+  if (name == "template") cmd_.verb = Verb::kTemplate;
+  if (name == "lifecycle") cmd_.verb = Verb::kLifecycle;
+  if (name == "workflow") cmd_.verb = Verb::kWorkflow;
+  if (name == "webhooks") cmd_.verb = Verb::kWebhooks;
+  if (name == "events") cmd_.verb = Verb::kEvents;
+  if (name == "stats") cmd_.verb = Verb::kStats;
+  if (name == "keys") cmd_.verb = Verb::kKeys;
 
   if (cmd_.verb == Verb::kExec && !cmd_.exec.code && cmd_.exec.code_file.empty())
     return {Kind::kUsageError,
@@ -157,6 +172,29 @@ Outcome Dispatch(const ParsedCommand& cmd, Client& client) {
       return RunCp(client, cmd.cp_plan, cmd.cp.user);
     case Verb::kTemplates:
       return RunTemplates(client);
+    case Verb::kTemplate:
+      return RunTemplate(client, cmd.tmpl, [](std::string_view line) {
+        std::fwrite(line.data(), 1, line.size(), stderr);
+        std::fflush(stderr);
+      });
+    case Verb::kStats:
+      return RunStats(client, cmd.stats, [](std::string_view text) {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
+      });
+    case Verb::kLifecycle:
+      return RunLifecycle(client, cmd.lifecycle);
+    case Verb::kKeys:
+      return RunKeys(client, cmd.keys);
+    case Verb::kWorkflow:
+      return RunWorkflow(client, cmd.workflow);
+    case Verb::kWebhooks:
+      return RunWebhooks(client, cmd.webhooks);
+    case Verb::kEvents:
+      return RunEvents(client, cmd.events, [](std::string_view line) {
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fflush(stdout);
+      });
     case Verb::kNone:
       break;
   }
@@ -197,7 +235,8 @@ int RunCli(const std::vector<std::string>& args, const EnvLookup& env, std::stri
   } catch (...) {
     o = FailureOutcome("internal", "sbx failed unexpectedly");
   }
-  *out = Render(o.body, pretty);
+  // A null body: the command printed its own output (sbx stats' table).
+  if (!(o.exit_code == kExitOk && o.body.is_null())) *out = Render(o.body, pretty);
   if (!o.stderr_line.empty()) *err = o.stderr_line + "\n";
   return o.exit_code;
 }

@@ -23,7 +23,8 @@
 
 namespace sbx::cli {
 
-enum class Verb { kNone, kCreate, kExec, kStatus, kStop, kCleanup, kCp, kTemplates };
+enum class Verb { kNone, kCreate, kExec, kStatus, kStop, kCleanup, kCp, kTemplates, kTemplate, kStats,
+                  kLifecycle, kWorkflow, kWebhooks, kEvents, kKeys };
 
 struct GlobalArgs {
   std::string socket;
@@ -42,6 +43,13 @@ struct ParsedCommand {
   IdArgs stop;
   IdArgs cleanup;
   CpArgs cp;
+  TemplateArgs tmpl;
+  LifecycleArgs lifecycle;
+  WorkflowArgs workflow;
+  WebhooksArgs webhooks;
+  EventsArgs events;
+  StatsArgs stats;
+  KeysArgs keys;
   CpPlan cp_plan;  // from cp's SOURCE and DEST
 };
 

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,7 +111,43 @@ Outcome RunStop(Client& client, const IdArgs& args);
 CLI::App* AddCleanupCommand(CLI::App& app, IdArgs& args);
 Outcome RunCleanup(Client& client, const IdArgs& args);
 
-// ---- cp ----
+// ---- template ----
+struct TemplateArgs {
+  std::string action;  // list, show, build, rm
+  std::string name;
+  bool force = false;
+};
+// Where build progress lines go as they arrive (stderr in the program).
+using ProgressOut = std::function<void(std::string_view line)>;
+CLI::App* AddTemplateCommand(CLI::App& app, TemplateArgs& args);
+Outcome RunTemplate(Client& client, const TemplateArgs& args, const ProgressOut& progress);
+
+// ---- keys (docs/auth.md; unix socket only) ----
+struct KeysArgs {
+  std::string action;  // create, list, revoke, rotate
+  std::string id;
+  std::string tenant;
+  std::string name;
+  std::optional<int> ttl_days;
+  std::optional<int> overlap_hours;
+};
+CLI::App* AddKeysCommand(CLI::App& app, KeysArgs& args);
+Outcome RunKeys(Client& client, const KeysArgs& args);
+
+// ---- stats ----
+struct StatsArgs {
+  bool no_stream = false;
+  bool json = false;
+  double interval_s = 1;
+};
+CLI::App* AddStatsCommand(CLI::App& app, StatsArgs& args);
+// The docker-stats-like table of GET /v1/stats (one row per sandbox, then the host).
+std::string FormatStatsTable(const OJson& overview);
+std::string FormatBytes(double bytes);  // "512MiB", "1.50GiB"
+// Prints through `write` (stdout) and returns an Outcome with a null body, except with
+// --json --no-stream, which returns the one JSON document as every other command does.
+// (ProgressOut is declared above, with the template verb.)
+Outcome RunStats(Client& client, const StatsArgs& args, const ProgressOut& write);
 struct CpArgs {
   std::string source;
   std::string dest;
@@ -120,5 +157,72 @@ CLI::App* AddCpCommand(CLI::App& app, CpArgs& args);
 // A download into an existing local directory goes to DIR/<base name of the remote path>.
 std::string ResolveDownloadPath(const CpPlan& plan);
 Outcome RunCp(Client& client, const CpPlan& plan, const std::string& user);
+
+// ---- lifecycle, workflow, webhooks, events (docs/events.md) ----
+struct LifecycleArgs {
+  std::string action;  // create, status, list
+  std::string run_id;
+  std::string sandbox_id;
+  std::string template_name = "python";
+  std::optional<double> timeout, retry_delay, monitor_interval;
+  std::optional<int> max_retries;
+  std::string cleanup_on_error;  // "", true, false
+  bool no_webhooks = false;
+  std::string language = "python";  // of every --script
+  std::vector<std::string> scripts;
+  std::vector<std::string> script_files;
+  std::vector<std::string> env;
+  std::vector<std::string> files;
+  bool detach = false;  // create: print the run at once instead of waiting for its end
+  std::string state;
+  int limit = 20;
+};
+CLI::App* AddLifecycleCommand(CLI::App& app, LifecycleArgs& args);
+// The body of POST /v1/lifecycles (reads --script-file and --file).
+Result<nlohmann::json> PlanLifecycle(const LifecycleArgs& args);
+Outcome RunLifecycle(Client& client, const LifecycleArgs& args);
+
+struct WorkflowArgs {
+  std::string action;  // create, list, show, run, history, rm
+  std::string name;
+  std::string trigger = "manual";
+  std::string cron, source, event, repository, branch;
+  std::string template_name;
+  std::string language = "python";
+  std::vector<std::string> scripts;
+  std::optional<double> timeout, retry_delay;
+  std::optional<int> max_retries;
+  bool wait = false;  // run: wait for the run's end
+  int limit = 20;
+};
+CLI::App* AddWorkflowCommand(CLI::App& app, WorkflowArgs& args);
+Result<nlohmann::json> PlanWorkflowCreate(const WorkflowArgs& args);
+Outcome RunWorkflow(Client& client, const WorkflowArgs& args);
+
+struct WebhooksArgs {
+  std::string action;  // create, list, show, rm, enable, disable, deliveries, redeliver, stats
+  std::string id;
+  std::string kind = "generic";
+  std::string url, secret, repository, token, api_base, description;
+  std::vector<std::string> events;
+  std::string state;
+  int64_t delivery_id = 0;
+  int limit = 50;
+};
+CLI::App* AddWebhooksCommand(CLI::App& app, WebhooksArgs& args);
+Result<nlohmann::json> PlanWebhookCreate(const WebhooksArgs& args);
+Outcome RunWebhooks(Client& client, const WebhooksArgs& args);
+
+struct EventsArgs {
+  std::string type;
+  std::string sandbox_id;
+  std::optional<int64_t> since_id;  // list: after this id; --follow: resume after it
+  int limit = 50;
+  bool follow = false;  // stream live events, one JSON line each on stdout
+  int max_events = 0;   // --follow: end after this many (0: until interrupted)
+};
+CLI::App* AddEventsCommand(CLI::App& app, EventsArgs& args);
+// `out` receives each streamed event as a line (stdout in the program).
+Outcome RunEvents(Client& client, const EventsArgs& args, const ProgressOut& out);
 
 }  // namespace sbx::cli

@@ -4,17 +4,31 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
 
+#include "api/auth_gate.h"
+#include "api/event_routes.h"
+#include "api/key_routes.h"
+#include "api/metrics_routes.h"
 #include "api/routes.h"
 #include "api/server.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/embedded_openapi.h"
 #include "daemon/embedded_templates.h"
+#include "events/deliverer.h"
+#include "events/event_bus.h"
+#include "events/subscriptions.h"
+#include "lifecycle/runner.h"
+#include "lifecycle/workflow.h"
+#include "monitor/metrics_registry.h"
+#include "monitor/sampler.h"
+#include "monitor/sandboxd_metrics.h"
 #include "runtime/cgroup.h"
 #include "sandbox/manager.h"
 #include "spec/spec.h"
@@ -65,6 +79,10 @@ int main(int argc, char** argv) {
   std::string agent_path = EnvOr("SANDBOXD_AGENT", SelfDir() + "/sbx-agent");
   std::string log_level = EnvOr("SANDBOXD_LOG_LEVEL", EnvOr("E2B_LOG_LEVEL", "info"));
   std::string default_template = EnvOr("E2B_DEFAULT_TEMPLATE", "python");
+  sbx::templates::BuildOptions build;
+  build.debian_mirror = EnvOr("SANDBOXD_DEBIAN_MIRROR", build.debian_mirror);
+  build.pip_index_url = EnvOr("SANDBOXD_PIP_INDEX_URL", "");
+  build.npm_registry = EnvOr("SANDBOXD_NPM_REGISTRY", "");
   size_t max_file = 100 << 20;
   if (const char* m = std::getenv("E2B_MAX_FILE_SIZE")) max_file = std::strtoull(m, nullptr, 10);
   app.add_option("--state-dir", state_dir, "State directory (env SANDBOXD_STATE_DIR)");
@@ -75,6 +93,12 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "debug, info, warn or error");
   app.add_option("--default-template", default_template, "Template used when a create names none");
   app.add_option("--max-file-size", max_file, "Largest file upload in bytes (env E2B_MAX_FILE_SIZE)");
+  app.add_option("--debian-mirror", build.debian_mirror,
+                 "Debian mirror for debian:<suite> templates (env SANDBOXD_DEBIAN_MIRROR)");
+  app.add_option("--pip-index-url", build.pip_index_url,
+                 "Python package index for pythonPackages Debian lacks (env SANDBOXD_PIP_INDEX_URL)");
+  app.add_option("--npm-registry", build.npm_registry,
+                 "npm registry for npmPackages (env SANDBOXD_NPM_REGISTRY)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -124,20 +148,149 @@ int main(int argc, char** argv) {
   auto cgroups = sbx::runtime::MakeCgroupDriver(InstanceName(state_dir));
   if (!cgroups.ok()) return Fail(cgroups.error(), "cgroups");
 
+  // Monitoring (docs/monitoring.md): the Prometheus registry and sandboxd's metric families.
+  // The sampler is created once the manager runs; hooks reach it through `sampler_ptr`.
+  sbx::monitor::Registry registry;
+  auto metrics_or = sbx::monitor::SandboxdMetrics::Register(&registry);
+  if (!metrics_or.ok()) return Fail(metrics_or.error(), "register metrics");
+  sbx::monitor::SandboxdMetrics* metrics = metrics_or->get();
+  std::atomic<sbx::monitor::Sampler*> sampler_ptr{nullptr};
+  sbx::monitor::AlertOptions alert_options;
+  alert_options.thresholds = templates->alert_thresholds;
+
+  // Events (docs/events.md): the durable bus first (it only needs the store), so the manager
+  // and the sampler can publish; then deliverer, lifecycle runner, workflows after the manager.
+  sbx::events::EventBus bus(store->get());
   sbx::sandbox::ManagerOptions mopts;
+  // Events of plain sandboxes; a lifecycle's sandbox is left to the runner, which publishes
+  // its own (with run_id, script, attempt).
+  mopts.on_event = [&bus, lifecycles = sbx::store::LifecycleRepo(store->get())](
+                       const std::string& type, const std::string& sandbox_id,
+                       const std::string& tenant, nlohmann::json data) mutable {
+    sbx::store::RunFilter f;
+    f.sandbox_id = sandbox_id;
+    f.limit = 1;
+    if (auto runs = lifecycles.List(f); runs.ok() && !runs->empty()) return;
+    auto t = sbx::events::ParseEventType(type);
+    if (!t.ok()) return;
+    auto r = bus.Publish({*t, sandbox_id, tenant, std::move(data), true});
+    if (!r.ok()) sbx::log::Error("sandbox.event_failed", {{"type", type}, {"error", r.error().ToString()}});
+  };
+  mopts.on_create = [metrics](const std::string& tpl, const std::string& outcome, double s) {
+    metrics->ObserveCreate(tpl, outcome, s);
+  };
+  mopts.on_exec = [metrics](const std::string& language, const std::string& status, double s) {
+    metrics->ObserveExecution(language, status, s);
+  };
+  mopts.on_removed = [&sampler_ptr](const std::string& id) {
+    if (auto* s = sampler_ptr.load()) s->Forget(id);
+  };
   mopts.state_dir = state_dir;
   mopts.agent_path = agent_path;
   mopts.templates = std::move(*templates);
   mopts.default_template = default_template;
+  mopts.build = build;
   sbx::sandbox::SandboxManager manager(std::move(mopts), store->get(), std::move(*cgroups));
   if (auto r = manager.Start(); !r.ok()) return Fail(r.error(), "start sandbox manager");
 
+  sbx::events::DelivererOptions dopts;
+  dopts.on_attempt = [metrics](const std::string& type, const std::string& outcome) {
+    metrics->ObserveWebhookDelivery(type, outcome);
+  };
+  sbx::events::Deliverer deliverer(store->get(), dopts);
+  bus.SetOutboxListener([&deliverer] { deliverer.Wake(); });
+  {
+    sbx::store::WebhookRepo webhooks(store->get());
+    if (auto r = sbx::events::EnsureZapierFromEnv(webhooks, EnvOr("ZAPIER_WEBHOOK_URL", "")); !r.ok())
+      return Fail(r.error(), "ZAPIER_WEBHOOK_URL");
+  }
+  if (auto r = deliverer.Start(); !r.ok()) return Fail(r.error(), "start webhook delivery");
+  sbx::lifecycle::RunnerOptions ropts;
+  ropts.alerts = manager.templates().alert_thresholds;
+  sbx::lifecycle::LifecycleRunner runner(&manager, &bus, store->get(), ropts);
+  if (auto r = runner.RecoverInterrupted(); !r.ok())
+    sbx::log::Error("lifecycle.recover_failed", {{"error", r.error().ToString()}});
+  sbx::lifecycle::WorkflowOptions wopts;
+  wopts.github_secret = EnvOr("GITHUB_WEBHOOK_SECRET", "");
+  sbx::lifecycle::WorkflowService workflows(store->get(), &runner, &bus, wopts);
+  if (auto r = workflows.StartScheduler(); !r.ok()) return Fail(r.error(), "start workflow scheduler");
+  std::atomic<bool> api_stopping{false};
+  // Ends the event streams, the scheduler and the lifecycle runs (before the manager stops).
+  auto stop_events = [&] {
+    api_stopping.store(true);
+    bus.WakeWaiters();
+    workflows.Stop();
+    runner.Shutdown();
+  };
+
+  // Every alert the sampler raises or resolves (already logged and counted in
+  // sandboxd_alerts_total) is published as `on_alert`, data.state "raised" or "resolved", under
+  // the sandbox's tenant, so webhooks see both edges.
+  std::function<void(const sbx::monitor::AlertEvent&)> publish_alert =
+      [&bus, &manager](const sbx::monitor::AlertEvent& e) {
+        nlohmann::json data = sbx::monitor::ToJson(e);
+        data["source"] = "monitor";
+        std::string tenant;
+        if (auto v = manager.Get(e.sandbox_id); v.ok()) tenant = v->record.tenant;
+        auto r = bus.Publish({sbx::events::EventType::kOnAlert, e.sandbox_id, tenant, data, true});
+        if (!r.ok()) sbx::log::Error("alert.publish_failed", {{"error", r.error().ToString()}});
+      };
+  sbx::monitor::SamplerOptions sampler_opts;
+  sampler_opts.state_dir = state_dir;
+  sampler_opts.alerts = alert_options;
+  if (const char* ms = std::getenv("SANDBOXD_MONITOR_INTERVAL_MS"); ms && std::atoll(ms) > 0)
+    sampler_opts.interval_ms = std::atoll(ms);
+  sbx::monitor::Sampler sampler(
+      sampler_opts,
+      [&manager] {
+        std::vector<sbx::monitor::SandboxProbe> probes;
+        int64_t now_ms = sbx::NowUnixMs();
+        for (auto& t : manager.MonitorTargets()) {
+          sbx::monitor::SandboxProbe p;
+          p.id = std::move(t.id);
+          p.stats = t.stats;
+          p.upper_dir = std::move(t.upper_dir);
+          p.cpus = t.cpus;
+          p.memory_limit_bytes = t.memory_limit_bytes;
+          p.elapsed_seconds = t.started_at_ms > 0 ? (now_ms - t.started_at_ms) / 1000.0 : -1;
+          probes.push_back(std::move(p));
+        }
+        return probes;
+      },
+      metrics,
+      [&publish_alert](const sbx::monitor::AlertEvent& e) {
+        if (publish_alert) publish_alert(e);
+      });
+  registry.AddCollector([&manager, metrics] {
+    auto counts = manager.StateCounts();
+    metrics->SetSandboxCounts({counts.begin(), counts.end()});
+  });
+  if (auto r = sampler.Start(); !r.ok()) return Fail(r.error(), "start monitor");
+  sampler_ptr.store(&sampler);
+
   sbx::api::ApiOptions aopts;
   aopts.max_file_bytes = max_file;
+  aopts.openapi_yaml = sbx::daemon::kEmbeddedOpenapi;
+  // API keys, tenants, rate limits, per-key create caps (docs/auth.md): TCP needs a key.
+  sbx::auth::KeyManager keys(store->get());
+  sbx::auth::ConcurrencyGate create_gate(sbx::auth::ConcurrencyLimits{});
+  aopts.create_gate = &create_gate;
   sbx::api::Router router(&manager, aopts);
+  sbx::api::AuthGate auth_gate(&keys, [&manager] { return manager.templates().rate_limit; });
+  auth_gate.Install(router);
+  router.AddGroup(std::make_unique<sbx::api::KeyRoutes>(&keys));
+  router.AddGroup(std::make_unique<sbx::api::MetricsRoutes>(&manager, &sampler, &registry));
+  sbx::api::EventServices event_services{store->get(), &bus,       &deliverer,
+                                         &runner,      &workflows, &api_stopping};
+  router.AddGroup(sbx::api::MakeEventRoutes(event_services));
+  router.AddGroup(sbx::api::MakeWebhookRoutes(event_services));
+  router.AddGroup(sbx::api::MakeLifecycleRoutes(event_services));
   sbx::api::ServerOptions sopts;
   sopts.max_body_bytes = max_file + (1 << 20);
   sbx::api::Server server(&router, sopts);
+  server.SetObserver([metrics](const sbx::api::Request& req, int status, double seconds) {
+    metrics->ObserveHttpRequest(sbx::monitor::RouteLabel(req.path), req.method, status, seconds);
+  });
   if (auto r = server.ListenUnix(socket_path); !r.ok()) return Fail(r.error(), "listen");
   if (!listen.empty()) {
     size_t colon = listen.rfind(':');
@@ -151,11 +304,37 @@ int main(int argc, char** argv) {
     if (auto r = server.ListenTcp(host, port); !r.ok()) return Fail(r.error(), "listen");
   }
 
+  // SIGHUP reloads templates.json (a bad file is logged and the old one stays); SIGTERM and
+  // SIGINT stop the daemon.
   std::thread signals([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    sbx::log::Info("daemon.signal", {{"signal", sig}});
+    for (;;) {
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      sbx::log::Info("daemon.signal", {{"signal", sig}});
+      if (sig != SIGHUP) break;
+      std::string text = sbx::daemon::kEmbeddedTemplates;
+      if (!templates_path.empty()) {
+        auto read = sbx::ReadFile(templates_path);
+        if (!read.ok()) {
+          sbx::log::Error("templates.reload_failed", {{"error", read.error().ToString()}});
+          continue;
+        }
+        text = *read;
+      }
+      auto parsed = sbx::spec::ParseTemplatesConfig(text, templates_source);
+      auto installed = parsed.ok() ? manager.ReloadTemplates(std::move(*parsed))
+                                   : sbx::Result<void>(parsed.error());
+      if (!installed.ok())
+        sbx::log::Error("templates.reload_failed", {{"error", installed.error().ToString()}});
+      if (installed.ok()) {
+        sbx::monitor::AlertOptions reloaded = alert_options;
+        reloaded.thresholds = manager.templates().alert_thresholds;
+        sampler.SetAlertOptions(reloaded);
+      }
+    }
+    stop_events();
     server.Stop();
+    sampler.Stop();
     manager.Shutdown();
   });
   sbx::log::Info("daemon.ready", {{"socket", socket_path}, {"state_dir", state_dir},
@@ -165,7 +344,10 @@ int main(int argc, char** argv) {
   if (server.tcp_port()) std::cout << " port=" << server.tcp_port();
   std::cout << std::endl;
   server.Run();
+  stop_events();
+  sampler.Stop();
   manager.Shutdown();
+  deliverer.Stop();
   if (signals.joinable()) {
     pthread_kill(signals.native_handle(), SIGTERM);
     signals.join();

@@ -118,6 +118,10 @@ Result<ExecOutcome> SandboxManager::Run(const std::string& id, std::vector<std::
 
   ExecOutcome out;
   out.execution_id = "exec_" + RandomHex(8);
+  if (options_.on_event)
+    options_.on_event("execution_started", id, tenant,
+                      {{"source", "sandbox"}, {"execution_id", out.execution_id},
+                       {"language", language}});
   spec::ExecResult& res = out.result;
   int64_t started_ms = NowUnixMs();
   int64_t t0 = MonotonicNs();
@@ -129,6 +133,24 @@ Result<ExecOutcome> SandboxManager::Run(const std::string& id, std::vector<std::
   opts.user = req.user;
   opts.stdin_open = false;
   opts.timeout_ms = static_cast<int64_t>(req.timeout_s * 1000);
+
+  store::ExecutionRecord rec;
+  rec.id = out.execution_id;
+  rec.sandbox_id = id;
+  rec.tenant = tenant;
+  rec.started_at_ms = started_ms;
+  rec.language = language;
+  if (language == "argv") {
+    for (const std::string& a : opts.argv) rec.code += (rec.code.empty() ? "" : " ") + a;
+  } else {
+    rec.code = req.code;
+  }
+  if (rec.code.size() > (64 << 10)) rec.code.resize(64 << 10);
+  // Recorded before it runs, so an execution in flight when the daemon dies leaves a row
+  // that the next start marks with what happened.
+  rec.status = "running";
+  if (auto s = store_->InsertExecution(rec); !s.ok())
+    log::Error("exec.record_failed", {{"sandbox_id", id}, {"error", s.error().ToString()}});
 
   auto before = cgroups_->Stats(id);
   size_t cap = options_.output_cap_bytes;
@@ -173,19 +195,7 @@ Result<ExecOutcome> SandboxManager::Run(const std::string& id, std::vector<std::
     }
   }
 
-  store::ExecutionRecord rec;
-  rec.id = out.execution_id;
-  rec.sandbox_id = id;
-  rec.tenant = tenant;
-  rec.started_at_ms = started_ms;
   rec.finished_at_ms = NowUnixMs();
-  rec.language = language;
-  if (language == "argv") {
-    for (const std::string& a : opts.argv) rec.code += (rec.code.empty() ? "" : " ") + a;
-  } else {
-    rec.code = req.code;
-  }
-  if (rec.code.size() > (64 << 10)) rec.code.resize(64 << 10);
   rec.status = spec::ExecStatusName(res.status);
   rec.exit_code = res.exit_code;
   rec.signal = res.signal;
@@ -199,12 +209,21 @@ Result<ExecOutcome> SandboxManager::Run(const std::string& id, std::vector<std::
     if (before.ok()) rec.cpu_ns = after->cpu_usage_ns - before->cpu_usage_ns;
   }
   rec.reason = res.reason;
-  if (auto s = store_->InsertExecution(rec); !s.ok())
+  if (auto s = store_->UpdateExecution(rec); !s.ok())
     log::Error("exec.record_failed", {{"sandbox_id", id}, {"error", s.error().ToString()}});
   log::Info("exec.finished", {{"sandbox_id", id}, {"request_id", request_id},
                               {"execution_id", out.execution_id},
                               {"language", rec.language}, {"status", rec.status},
                               {"exit_code", res.exit_code}, {"seconds", res.execution_time}});
+  if (options_.on_exec) options_.on_exec(rec.language, rec.status, res.execution_time);
+  if (options_.on_event)
+    options_.on_event(res.status == spec::ExecStatus::kCompleted && res.exit_code == 0
+                          ? "execution_complete"
+                          : "execution_failed",
+                      id, tenant,
+                      {{"source", "sandbox"}, {"execution_id", out.execution_id},
+                       {"language", rec.language}, {"status", rec.status},
+                       {"exit_code", res.exit_code}, {"execution_time", res.execution_time}});
   return out;
 }
 

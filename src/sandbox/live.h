@@ -9,6 +9,7 @@
 #include "runtime/runtime.h"
 #include "sandbox/manager.h"
 #include "store/store.h"
+#include "templates/store.h"
 
 namespace sbx::sandbox {
 
@@ -18,6 +19,7 @@ struct SandboxManager::Live {
   std::unique_ptr<runtime::Container> container;
   std::shared_ptr<agentclient::AgentClient> agent;  // copied out by exec/file calls
   spec::Env env;                                   // template environment + sandbox env
+  templates::Lease lower;  // the template version below the sandbox (empty for the host base)
 };
 
 inline constexpr const char* kStateCreating = "creating";

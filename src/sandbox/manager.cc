@@ -77,7 +77,26 @@ json SandboxView::ToJson() const {
 
 SandboxManager::SandboxManager(ManagerOptions options, store::Store* store,
                                std::unique_ptr<runtime::CgroupDriver> cgroups)
-    : options_(std::move(options)), store_(store), cgroups_(std::move(cgroups)) {}
+    : options_(std::move(options)),
+      store_(store),
+      cgroups_(std::move(cgroups)),
+      template_store_(std::make_unique<templates::TemplateStore>(options_.state_dir + "/templates")),
+      builder_(std::make_unique<templates::Builder>(template_store_.get(), options_.build)) {
+  template_configs_.push_back(std::move(options_.templates));
+  templates_.store(&template_configs_.back());
+}
+
+Result<void> SandboxManager::ReloadTemplates(spec::TemplatesConfig config) {
+  if (!config.templates.count(options_.default_template))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "default template '" + options_.default_template + "' is not defined");
+  std::lock_guard<std::mutex> lock(templates_mu_);
+  template_configs_.push_back(std::move(config));
+  templates_.store(&template_configs_.back());
+  log::Info("templates.reloaded",
+            {{"templates", static_cast<int64_t>(template_configs_.back().templates.size())}});
+  return Ok();
+}
 
 SandboxManager::~SandboxManager() { Shutdown(); }
 
@@ -105,18 +124,26 @@ Result<void> SandboxManager::Start() {
                          " is too long: agent sockets under it would exceed 107 characters");
   host_base_dir_ = options_.state_dir + "/templates/host/rootfs";
   ASSIGN_OR_RETURN(host_base_binds_, runtime::EnsureHostBaseRootfs(host_base_dir_));
-  if (!options_.templates.templates.count(options_.default_template))
+  RETURN_IF_ERROR(template_store_->Init());
+  if (!templates().templates.count(options_.default_template))
     return MakeError(ErrorCode::kInvalidArgument,
                      "default template '" + options_.default_template + "' is not defined");
   ReconcileAtStart();
+  // Versions that no kept sandbox uses any more (their sandboxes went while we were down).
+  if (auto gc = template_store_->GarbageCollect(); !gc.ok())
+    log::Warn("templates.gc_failed", {{"error", gc.error().ToString()}});
   supervisor_ = std::thread([this] { Supervise(); });
   log::Info("manager.started", {{"state_dir", options_.state_dir},
                                 {"cgroups", cgroups_->Name()},
-                                {"templates", static_cast<int64_t>(options_.templates.templates.size())}});
+                                {"templates", static_cast<int64_t>(templates().templates.size())}});
   return Ok();
 }
 
 void SandboxManager::ReconcileAtStart() {
+  if (auto n = store_->MarkInterruptedExecutions(
+          "sandboxd stopped while this execution ran; its output after that was lost");
+      n.ok() && *n > 0)
+    log::Warn("reconcile.executions_interrupted", {{"count", static_cast<int64_t>(*n)}});
   auto rows = store_->ListSandboxes();
   if (!rows.ok()) {
     log::Error("reconcile.list_failed", {{"error", rows.error().ToString()}});
@@ -125,8 +152,26 @@ void SandboxManager::ReconcileAtStart() {
   std::set<std::string> known;
   for (store::SandboxRecord& r : *rows) {
     known.insert(r.id);
+    if (r.state == kStateRunning) {
+      // The init of a sandbox outlives a crashed or killed daemon: take it back if it is the
+      // same process and its agent answers; the sandbox then keeps running as it was.
+      auto live = std::make_shared<Live>();
+      live->rec = r;
+      if (auto re = Reattach(*live); re.ok()) {
+        RepinLowerLayer(*live);
+        log::Info("reconcile.reattached", {{"sandbox_id", r.id}, {"pid", r.init_pid}});
+        std::lock_guard<std::mutex> lock(mu_);
+        used_slots_.insert(r.id_slot);
+        sandboxes_[r.id] = live;
+        continue;
+      } else {
+        log::Warn("reconcile.reattach_failed",
+                  {{"sandbox_id", r.id}, {"error", re.error().ToString()}});
+      }
+    }
     if (r.state == kStateRunning || r.state == kStateCreating) {
-      // The agents of a previous daemon are not re-attached yet: end them and keep the files.
+      // Not re-attachable (its init is gone, or it never finished starting): end what is left
+      // of it and keep the files.
       if (auto k = cgroups_->KillAll(r.id); !k.ok())
         log::Warn("reconcile.kill_failed", {{"sandbox_id", r.id}, {"error", k.error().ToString()}});
       (void)cgroups_->Destroy(r.id);
@@ -135,11 +180,13 @@ void SandboxManager::ReconcileAtStart() {
       r.state = kStateStopped;
       r.reason = "daemon restarted while the sandbox was running";
       r.init_pid = 0;
+      r.init_start_time = 0;
       (void)store_->UpdateSandbox(r);
-      log::Info("reconcile.stopped", {{"sandbox_id", r.id}});
+      log::Info("reconcile.stopped", {{"sandbox_id", r.id}, {"reason", r.reason}});
     }
     auto live = std::make_shared<Live>();
     live->rec = r;
+    RepinLowerLayer(*live);
     std::lock_guard<std::mutex> lock(mu_);
     used_slots_.insert(r.id_slot);
     sandboxes_[r.id] = live;
@@ -213,14 +260,34 @@ Result<std::shared_ptr<SandboxManager::Live>> SandboxManager::FindRunning(const 
   return live;
 }
 
-Result<SandboxView> SandboxManager::Create(const spec::SandboxSpec& spec_in,
-                                           const std::string& request_id) {
+Result<SandboxView> SandboxManager::Create(const spec::SandboxSpec& spec,
+                                           const std::string& request_id,
+                                           const std::string& tenant) {
+  int64_t started_ns = MonotonicNs();
+  auto result = CreateUnobserved(spec, request_id, tenant);
+  if (options_.on_create) {
+    std::string tpl = result.ok() ? result->record.template_name
+                                  : (spec.template_name.empty() ? options_.default_template
+                                                                : spec.template_name);
+    options_.on_create(tpl, result.ok() ? "ok" : ErrorCodeName(result.error().code),
+                       static_cast<double>(MonotonicNs() - started_ns) / 1e9);
+  }
+  if (options_.on_event && result.ok())
+    options_.on_event("sandbox_created", result->record.id, tenant,
+                      {{"source", "sandbox"}, {"template", result->record.template_name}});
+  return result;
+}
+
+Result<SandboxView> SandboxManager::CreateUnobserved(const spec::SandboxSpec& spec_in,
+                                                     const std::string& request_id,
+                                                     const std::string& tenant) {
   spec::SandboxSpec spec = spec_in;
   if (spec.template_name.empty()) spec.template_name = options_.default_template;
-  auto tpl_it = options_.templates.templates.find(spec.template_name);
-  if (tpl_it == options_.templates.templates.end()) {
+  const spec::TemplatesConfig& config = templates();  // one snapshot for the whole create
+  auto tpl_it = config.templates.find(spec.template_name);
+  if (tpl_it == config.templates.end()) {
     std::string names;
-    for (const auto& [k, t] : options_.templates.templates) names += (names.empty() ? "" : ", ") + k;
+    for (const auto& [k, t] : config.templates) names += (names.empty() ? "" : ", ") + k;
     return MakeError(ErrorCode::kNotFound, "template '" + spec.template_name +
                                                "' does not exist (available: " + names + ")");
   }
@@ -262,6 +329,7 @@ Result<SandboxView> SandboxManager::Create(const spec::SandboxSpec& spec_in,
   r.env_json = json(spec.env).dump();
   r.metadata_json = spec.metadata.dump();
   r.limits_json = LimitsJson(tpl.ToLimits()).dump();
+  r.tenant = tenant;
   RETURN_IF_ERROR(store_->InsertSandbox(r));
   auto unrecord = ScopeExit([&] { (void)store_->DeleteSandbox(r.id); });
 
@@ -273,6 +341,13 @@ Result<SandboxView> SandboxManager::Create(const spec::SandboxSpec& spec_in,
     log::Error("sandbox.create_failed", {{"sandbox_id", r.id}, {"request_id", request_id},
                                          {"error", launched.error().ToString()}});
     return std::move(launched).error();
+  }
+  if (auto started = RunStartup(*live, tpl); !started.ok()) {
+    TearDownLocked(*live);
+    (void)runtime::RemoveSandboxDir(SandboxDir(r.id));
+    log::Error("sandbox.startup_failed", {{"sandbox_id", r.id}, {"request_id", request_id},
+                                          {"error", started.error().ToString()}});
+    return std::move(started).error();
   }
   r.state = kStateRunning;
   RETURN_IF_ERROR(store_->UpdateSandbox(r));
@@ -290,8 +365,10 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   store::SandboxRecord& r = live.rec;
   std::string dir = SandboxDir(r.id);
   uint32_t id_base = HostIdBase(r.id_slot);
-  runtime::RootfsConfig rootfs{dir, host_base_dir_, host_base_binds_, id_base};
+  runtime::RootfsConfig rootfs{dir, "", {}, id_base};
+  RETURN_IF_ERROR(ChooseLowerLayer(live, tpl, &rootfs.lower_dir, &rootfs.binds));
   RETURN_IF_ERROR(runtime::PrepareRootfs(rootfs));
+  RETURN_IF_ERROR(RecordLowerLayer(live, dir));
   spec::Limits limits = tpl.ToLimits();
   RETURN_IF_ERROR(cgroups_->Create(r.id, limits));
   ASSIGN_OR_RETURN(UniqueFd listen_fd, ListenUnix(SocketPath(r.id_slot)));
@@ -299,7 +376,10 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   UniqueFd log_fd(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!log_fd) return SysError("open " + log_path);
 
-  live.env = tpl.environment;
+  // The image's and the build's environment (ENV, NODE_PATH), then the template's, then the
+  // request's: later ones win.
+  live.env = live.lower.valid() ? live.lower.info().env : spec::Env{};
+  for (const auto& [k, v] : tpl.environment) live.env[k] = v;
   for (const auto& [k, v] : spec.env) live.env[k] = v;
   runtime::LaunchConfig lc;
   lc.id = r.id;
@@ -321,7 +401,24 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   runtime::LaunchTimings timings;
   ASSIGN_OR_RETURN(live.container, runtime::Launch(lc, &timings));
   r.init_pid = live.container->pid();
+  if (auto started = runtime::ProcessStartTime(r.init_pid); started.ok())
+    r.init_start_time = *started;
   live.agent = std::make_shared<agentclient::AgentClient>(SocketPath(r.id_slot));
+  return Ok();
+}
+
+Result<void> SandboxManager::Reattach(Live& live) {
+  const store::SandboxRecord& r = live.rec;
+  if (r.init_pid <= 0 || r.init_start_time == 0)
+    return MakeError(ErrorCode::kNotFound, "no init was recorded for sandbox '" + r.id + "'");
+  ASSIGN_OR_RETURN(live.container, runtime::AdoptContainer(static_cast<pid_t>(r.init_pid),
+                                                           r.init_start_time));
+  auto agent = std::make_shared<agentclient::AgentClient>(SocketPath(r.id_slot), 5000);
+  if (auto h = agent->Health(); !h.ok()) {
+    live.container.reset();
+    return MakeError(ErrorCode::kUnavailable, "its agent does not answer: " + h.error().ToString());
+  }
+  live.agent = std::move(agent);
   return Ok();
 }
 
@@ -394,8 +491,10 @@ Result<SandboxView> SandboxManager::Stop(const std::string& id, const std::strin
 
 Result<void> SandboxManager::Remove(const std::string& id, const std::string& request_id) {
   ASSIGN_OR_RETURN(std::shared_ptr<Live> live, Find(id));
+  std::string tenant;
   {
     std::lock_guard<std::mutex> lock(live->mu);
+    tenant = live->rec.tenant;
     TearDownLocked(*live);
     RETURN_IF_ERROR(runtime::RemoveSandboxDir(SandboxDir(id)));
     RETURN_IF_ERROR(store_->DeleteSandbox(id));
@@ -407,6 +506,8 @@ Result<void> SandboxManager::Remove(const std::string& id, const std::string& re
     sandboxes_.erase(id);
   }
   log::Info("sandbox.removed", {{"sandbox_id", id}, {"request_id", request_id}});
+  if (options_.on_removed) options_.on_removed(id);
+  if (options_.on_event) options_.on_event("on_cleanup", id, tenant, {{"source", "sandbox"}});
   return Ok();
 }
 
@@ -446,6 +547,9 @@ void SandboxManager::Supervise() {
         if (!r.ok())
           log::Error("sandbox.expire_failed",
                      {{"sandbox_id", expire_id}, {"error", r.error().ToString()}});
+        else if (options_.on_event)
+          options_.on_event("on_timeout", expire_id, r->record.tenant,
+                            {{"source", "sandbox"}, {"reason", "lifetime expired"}});
       }
     }
     lock.lock();

@@ -11,9 +11,12 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -27,6 +30,8 @@
 #include "runtime/runtime.h"
 #include "spec/spec.h"
 #include "store/store.h"
+#include "templates/builder.h"
+#include "templates/store.h"
 
 namespace sbx::sandbox {
 
@@ -37,6 +42,30 @@ struct ManagerOptions {
   std::string default_template = "python";
   size_t output_cap_bytes = 1 << 20;  // per stream, per execution
   int supervise_interval_ms = 250;    // how often lifetimes and dead inits are checked
+  templates::BuildOptions build;      // mirror, pip index, npm registry for template builds
+  double startup_timeout_s = 120;     // per `startup` command of a template
+  // Monitoring hooks (the daemon maps them to src/monitor's metrics); each may be empty and
+  // must be cheap. on_create: template, "ok" or the error code name, seconds. on_exec:
+  // language, ExecResult status, seconds. on_removed: a sandbox was deleted.
+  std::function<void(const std::string&, const std::string&, double)> on_create;
+  std::function<void(const std::string&, const std::string&, double)> on_exec;
+  std::function<void(const std::string&)> on_removed;
+  // Sandbox events for the event bus (docs/events.md), called without the manager's locks:
+  // sandbox_created, execution_started, execution_complete / execution_failed, on_timeout
+  // (lifetime expired), on_cleanup (removed). Must not call back into the manager.
+  std::function<void(const std::string& type, const std::string& sandbox_id,
+                     const std::string& tenant, nlohmann::json data)>
+      on_event;
+};
+
+// A template as the API shows it: its definition and the state of its root filesystem.
+struct TemplateView {
+  spec::Template definition;
+  bool host = false;          // baseImage "host": runs on the host base, nothing to build
+  std::string wanted_hash;    // the hash of the definition as it is now ("" for host)
+  std::optional<templates::VersionInfo> current;  // the built version serving new sandboxes
+  // Built, and built from the definition as it is now.
+  bool up_to_date() const { return host || (current && current->hash == wanted_hash); }
 };
 
 // What the API shows of a sandbox.
@@ -71,7 +100,9 @@ class SandboxManager {
   // Removes every sandbox (processes, mounts, cgroups, directories) and stops the supervisor.
   void Shutdown();
 
-  Result<SandboxView> Create(const spec::SandboxSpec& spec, const std::string& request_id);
+  // `tenant`: whose sandbox it is (the API key's tenant; "" for the administrator).
+  Result<SandboxView> Create(const spec::SandboxSpec& spec, const std::string& request_id,
+                             const std::string& tenant = "");
   Result<SandboxView> Get(const std::string& id);
   Result<std::vector<SandboxView>> List();
   Result<ExecOutcome> Exec(const std::string& id, const spec::ExecRequest& request,
@@ -94,12 +125,46 @@ class SandboxManager {
     return store_->ListExecutions(sandbox_id, limit);
   }
 
-  const spec::TemplatesConfig& templates() const { return options_.templates; }
+  // The templates.json in force. A reference stays valid for the manager's whole life (a
+  // reload installs a new config and keeps the old ones).
+  const spec::TemplatesConfig& templates() const { return *templates_.load(); }
+  // Installs a new templates.json (SIGHUP): new creates and builds use it; running sandboxes
+  // keep what they were created with. Refused when the default template would be missing.
+  Result<void> ReloadTemplates(spec::TemplatesConfig config);
+
+  // Templates (template_layer.cc). Build runs on the calling thread and reports progress
+  // through `progress`; builds of one template are serialised, a failed build leaves the
+  // previous version serving. Remove deletes the built versions of a template (its definition
+  // stays); kFailedPrecondition while a sandbox uses one.
+  Result<std::vector<TemplateView>> ListTemplates();
+  Result<TemplateView> GetTemplate(const std::string& name);
+  Result<templates::BuildResult> BuildTemplate(const std::string& name,
+                                               const templates::ProgressFn& progress, bool force);
+  Result<void> RemoveTemplate(const std::string& name);
   const runtime::CgroupDriver& cgroups() const { return *cgroups_; }
   size_t RunningCount();
 
+  // For the resource monitor (monitor_targets.cc). Both read only the in-memory map and skip
+  // (or count as "creating") a sandbox whose mutex is busy, so they never wait on a create,
+  // stop or remove in progress.
+  struct MonitorTarget {
+    std::string id;
+    std::string tenant;
+    std::string upper_dir;  // <state>/sandboxes/<id>/upper
+    double cpus = 1;
+    int64_t memory_limit_bytes = 0;
+    int64_t started_at_ms = 0;
+    std::optional<runtime::CgroupStats> stats;  // nullopt: could not be read
+  };
+  std::vector<MonitorTarget> MonitorTargets();  // running sandboxes
+  std::map<std::string, int64_t> StateCounts();  // sandboxes by state
+
  private:
   struct Live;
+
+  // Create without the on_create observation around it.
+  Result<SandboxView> CreateUnobserved(const spec::SandboxSpec& spec, const std::string& request_id,
+                                       const std::string& tenant);
 
   Result<std::shared_ptr<Live>> Find(const std::string& id);
   Result<std::shared_ptr<Live>> FindRunning(const std::string& id);
@@ -109,6 +174,18 @@ class SandboxManager {
                           const spec::ExecRequest& req, const std::string& language,
                           const std::string& request_id);
   Result<void> Launch(Live& live, const spec::Template& tpl, const spec::SandboxSpec& spec);
+  // The lower layer of a new sandbox: the host base (with its /usr bind) for "host" templates,
+  // else the template's current built version, pinned by a lease stored in `live`.
+  Result<void> ChooseLowerLayer(Live& live, const spec::Template& tpl, std::string* lower_dir,
+                                std::vector<runtime::BindMount>* binds);
+  // Runs the template's `startup` commands in the new sandbox (before it is reported ready).
+  Result<void> RunStartup(Live& live, const spec::Template& tpl);
+  // Writes <sandbox_dir>/lower ("name/version", nothing for the host base) for RepinLowerLayer.
+  Result<void> RecordLowerLayer(const Live& live, const std::string& sandbox_dir);
+  // After a restart: pins the template version a kept sandbox was created on.
+  void RepinLowerLayer(Live& live);
+  // After a restart: adopts the recorded init (pid + start time) and checks its agent.
+  Result<void> Reattach(Live& live);
   // Tears down the running parts (processes, cgroup, mounts, socket) of a sandbox; keeps files.
   void TearDownLocked(Live& live);
   void Supervise();
@@ -118,6 +195,11 @@ class SandboxManager {
   store::Store* store_;
   std::unique_ptr<runtime::CgroupDriver> cgroups_;
   std::vector<runtime::BindMount> host_base_binds_;
+  std::mutex templates_mu_;  // guards template_configs_ (appends only)
+  std::list<spec::TemplatesConfig> template_configs_;
+  std::atomic<const spec::TemplatesConfig*> templates_{nullptr};
+  std::unique_ptr<templates::TemplateStore> template_store_;
+  std::unique_ptr<templates::Builder> builder_;
   std::string host_base_dir_;
 
   std::mutex mu_;  // guards sandboxes_, used_slots_

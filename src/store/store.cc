@@ -9,7 +9,7 @@ namespace {
 
 constexpr const char* kSandboxCols =
     "id, template, state, created_at, updated_at, timeout_s, expires_at, env, metadata, limits, "
-    "id_slot, init_pid, reason, tenant";
+    "id_slot, init_pid, reason, tenant, init_start_time";
 
 SandboxRecord ReadSandbox(Stmt& s) {
   SandboxRecord r;
@@ -27,6 +27,7 @@ SandboxRecord ReadSandbox(Stmt& s) {
   r.init_pid = s.Int(11);
   r.reason = s.Text(12);
   r.tenant = s.Text(13);
+  r.init_start_time = static_cast<uint64_t>(s.Int(14));
   return r;
 }
 
@@ -94,12 +95,13 @@ Result<void> Store::InsertSandbox(const SandboxRecord& r) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_,
          "INSERT INTO sandboxes (id, template, state, created_at, updated_at, timeout_s,"
-         " expires_at, env, metadata, limits, id_slot, init_pid, reason, tenant)"
-         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+         " expires_at, env, metadata, limits, id_slot, init_pid, reason, tenant, init_start_time)"
+         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!s.ok()) return DbError(db_, "prepare insert sandbox");
   s.Bind(r.id).Bind(r.template_name).Bind(r.state).Bind(r.created_at_ms).Bind(r.updated_at_ms)
       .Bind(r.timeout_s).Bind(r.expires_at_ms).Bind(r.env_json).Bind(r.metadata_json)
-      .Bind(r.limits_json).Bind(r.id_slot).Bind(r.init_pid).Bind(r.reason).Bind(r.tenant);
+      .Bind(r.limits_json).Bind(r.id_slot).Bind(r.init_pid).Bind(r.reason).Bind(r.tenant)
+      .Bind(static_cast<int64_t>(r.init_start_time));
   if (s.Step() != SQLITE_DONE) return DbError(db_, "insert sandbox " + r.id);
   return Ok();
 }
@@ -108,11 +110,13 @@ Result<void> Store::UpdateSandbox(const SandboxRecord& r) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_,
          "UPDATE sandboxes SET template=?, state=?, updated_at=?, timeout_s=?, expires_at=?,"
-         " env=?, metadata=?, limits=?, id_slot=?, init_pid=?, reason=?, tenant=? WHERE id=?");
+         " env=?, metadata=?, limits=?, id_slot=?, init_pid=?, reason=?, tenant=?,"
+         " init_start_time=? WHERE id=?");
   if (!s.ok()) return DbError(db_, "prepare update sandbox");
   s.Bind(r.template_name).Bind(r.state).Bind(NowUnixMs()).Bind(r.timeout_s).Bind(r.expires_at_ms)
       .Bind(r.env_json).Bind(r.metadata_json).Bind(r.limits_json).Bind(r.id_slot)
-      .Bind(r.init_pid).Bind(r.reason).Bind(r.tenant).Bind(r.id);
+      .Bind(r.init_pid).Bind(r.reason).Bind(r.tenant)
+      .Bind(static_cast<int64_t>(r.init_start_time)).Bind(r.id);
   if (s.Step() != SQLITE_DONE) return DbError(db_, "update sandbox " + r.id);
   if (sqlite3_changes(db_) == 0)
     return MakeError(ErrorCode::kNotFound, "sandbox '" + r.id + "' is not in the database");
@@ -167,6 +171,33 @@ Result<void> Store::InsertExecution(const ExecutionRecord& r) {
       .Bind(r.cpu_ns).Bind(r.peak_memory_bytes).Bind(r.reason);
   if (s.Step() != SQLITE_DONE) return DbError(db_, "insert execution " + r.id);
   return Ok();
+}
+
+Result<void> Store::UpdateExecution(const ExecutionRecord& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "UPDATE executions SET finished_at=?, status=?, exit_code=?, signal=?, duration=?,"
+         " stdout=?, stderr=?, stdout_truncated=?, stderr_truncated=?, cpu_ns=?, peak_memory=?,"
+         " reason=? WHERE id=?");
+  if (!s.ok()) return DbError(db_, "prepare update execution");
+  s.Bind(r.finished_at_ms).Bind(r.status).Bind(r.exit_code).Bind(r.signal).Bind(r.duration_s)
+      .Bind(r.stdout_data).Bind(r.stderr_data).Bind(static_cast<int>(r.stdout_truncated))
+      .Bind(static_cast<int>(r.stderr_truncated)).Bind(r.cpu_ns).Bind(r.peak_memory_bytes)
+      .Bind(r.reason).Bind(r.id);
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "update execution " + r.id);
+  if (sqlite3_changes(db_) == 0)
+    return MakeError(ErrorCode::kNotFound, "execution '" + r.id + "' is not in the database");
+  return Ok();
+}
+
+Result<int> Store::MarkInterruptedExecutions(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "UPDATE executions SET status='error', reason=?, finished_at=? WHERE status='running'");
+  if (!s.ok()) return DbError(db_, "prepare mark interrupted executions");
+  s.Bind(reason).Bind(NowUnixMs());
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "mark interrupted executions");
+  return sqlite3_changes(db_);
 }
 
 Result<std::vector<ExecutionRecord>> Store::ListExecutions(const std::string& sandbox_id,

@@ -32,6 +32,7 @@ struct SandboxRecord {
   std::string limits_json = "{}";
   int64_t id_slot = -1;     // the host id range slot (runtime::kIdRangeSize ids each)
   int64_t init_pid = 0;
+  uint64_t init_start_time = 0;  // /proc/PID/stat field 22 of the init, 0 when not running
   std::string reason;       // why it stopped or failed
   std::string tenant;
 };
@@ -84,6 +85,11 @@ class Store {
 
   // Executions (history).
   Result<void> InsertExecution(const ExecutionRecord& r);
+  // Replaces the row of r.id (an execution recorded as 'running' when it started).
+  Result<void> UpdateExecution(const ExecutionRecord& r);
+  // Marks every execution still 'running' as status 'error' with `reason` (at daemon start:
+  // they were in flight when the previous daemon died). Returns how many.
+  Result<int> MarkInterruptedExecutions(const std::string& reason);
   Result<std::vector<ExecutionRecord>> ListExecutions(const std::string& sandbox_id, int limit);
 
  private:

@@ -26,6 +26,9 @@ import pytest
 BIN_DIR = os.environ.get("SBX_BIN_DIR", "/work/main/build/bin")
 SANDBOXD = os.path.join(BIN_DIR, "sandboxd")
 SBX = os.path.join(BIN_DIR, "sbx")
+# The guide's four templates on the host base: these tests need no template build (the default
+# templates.json builds them from Debian; tests/integration/test_templates*.py cover that).
+HOST_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "host_templates.json")
 READY_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 30
 
@@ -114,7 +117,10 @@ class Daemon:
         self.state_dir = os.path.join(self.tmp, "state")
         self.socket = os.path.join(self.tmp, "api.sock")
         self.log_path = os.path.join(self.tmp, "sandboxd.log")
-        self.extra_args = list(extra_args)
+        extra_args = list(extra_args)
+        if "--templates" not in extra_args:
+            extra_args = ["--templates", HOST_TEMPLATES] + extra_args
+        self.extra_args = extra_args
         self.proc = None
         self.ready_line = None
         self.stdout_lines = []
@@ -125,12 +131,15 @@ class Daemon:
     # ---- lifecycle ----
     def start(self):
         assert os.access(SANDBOXD, os.X_OK), "no sandboxd at %s (set SBX_BIN_DIR)" % SANDBOXD
-        self._log = open(self.log_path, "wb")
+        # Append: a test may kill -9 the daemon and start it again on the same state dir.
+        self._log = open(self.log_path, "ab")
+        self.ready_line = None
         self.proc = subprocess.Popen(
             [SANDBOXD, "--state-dir", self.state_dir, "--socket", self.socket] + self.extra_args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
             start_new_session=True)
-        _ACTIVE_DAEMONS.append(self)
+        if self not in _ACTIVE_DAEMONS:
+            _ACTIVE_DAEMONS.append(self)
         ready = threading.Event()
 
         def pump():
@@ -157,6 +166,14 @@ class Daemon:
         if m:
             self.port = int(m.group(1))
         return self
+
+    def kill9(self):
+        """SIGKILL, as a crash would: nothing of the daemon runs its shutdown. The sandboxes'
+        inits live on; start() again on the same state dir."""
+        self.proc.kill()
+        self.proc.wait()
+        self._pump.join(5)
+        self._log.close()
 
     def terminate(self, timeout=STOP_TIMEOUT_S):
         """SIGTERM, wait; returns the exit status (None if it did not exit in time: then it

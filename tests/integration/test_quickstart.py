@@ -232,14 +232,16 @@ def test_tcp_listen(tmp_path):
         assert resp.status == 200 and b'"ok"' in body, body
         sid = unique_id("tcp")
         url = "http://127.0.0.1:%d" % d.port
-        r = run_sbx([SBX, "--url", url, "create", "--template", "python", "--sandbox-id", sid])
+        # TCP needs an API key (docs/auth.md); the unix socket issues one.
+        key = d.api("POST", "/v1/keys", {"tenant": "quickstart"}).json["key"]
+        r = run_sbx([SBX, "--url", url, "--api-key", key, "create", "--template", "python", "--sandbox-id", sid])
         assert r.returncode == 0 and r.json["sandbox_id"] == sid, r.stdout + r.stderr
         d.note_cgroups(sid)
-        r = run_sbx([SBX, "--url", url, "exec", "--sandbox-id", sid, "--code", "print('tcp')"])
+        r = run_sbx([SBX, "--url", url, "--api-key", key, "exec", "--sandbox-id", sid, "--code", "print('tcp')"])
         assert r.returncode == 0 and r.json["stdout"] == "tcp\n", r.stdout + r.stderr
         # The unix socket sees the same sandbox.
         assert d.api("GET", "/v1/sandboxes/" + sid).json["state"] == "running"
-        r = run_sbx([SBX, "--url", url, "cleanup", "--sandbox-id", sid])
+        r = run_sbx([SBX, "--url", url, "--api-key", key, "cleanup", "--sandbox-id", sid])
         assert r.returncode == 0, r.stdout + r.stderr
     finally:
         _stop_and_check(d)

@@ -108,3 +108,61 @@ TEST_F(StoreTest, ExecutionsNewestFirstAndFiltered) {
 
 }  // namespace
 }  // namespace sbx::store
+
+namespace sbx::store {
+namespace {
+
+TEST_F(StoreTest, RunningExecutionsAreMarkedInterruptedAtStart) {
+  auto s = Store::Open(dir_ + "/db");
+  ASSERT_TRUE(s.ok());
+  ExecutionRecord e;
+  e.id = "e_run";
+  e.sandbox_id = "sb";
+  e.started_at_ms = 5;
+  e.language = "python";
+  e.code = "import time; time.sleep(100)";
+  e.status = "running";
+  ASSERT_TRUE((*s)->InsertExecution(e).ok());
+  ExecutionRecord done = e;
+  done.id = "e_done";
+  ASSERT_TRUE((*s)->InsertExecution(done).ok());
+  done.status = "completed";
+  done.exit_code = 0;
+  done.stdout_data = "ok";
+  ASSERT_TRUE((*s)->UpdateExecution(done).ok());
+  ExecutionRecord missing = done;
+  missing.id = "nope";
+  EXPECT_EQ((*s)->UpdateExecution(missing).error().code, ErrorCode::kNotFound);
+
+  auto n = (*s)->MarkInterruptedExecutions("sandboxd restarted");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  auto all = (*s)->ListExecutions("sb", 10);
+  ASSERT_TRUE(all.ok());
+  for (const auto& r : *all) {
+    if (r.id == "e_run") {
+      EXPECT_EQ(r.status, "error");
+      EXPECT_EQ(r.reason, "sandboxd restarted");
+    } else {
+      EXPECT_EQ(r.status, "completed");
+      EXPECT_EQ(r.stdout_data, "ok");
+    }
+  }
+  EXPECT_EQ(*(*s)->MarkInterruptedExecutions("again"), 0);
+}
+
+TEST_F(StoreTest, InitStartTimeRoundTrips) {
+  auto s = Store::Open(dir_ + "/db");
+  ASSERT_TRUE(s.ok());
+  SandboxRecord r = Rec("a", 0);
+  r.init_pid = 4242;
+  r.init_start_time = 123456789012ULL;
+  ASSERT_TRUE((*s)->InsertSandbox(r).ok());
+  EXPECT_EQ((*(*s)->GetSandbox("a"))->init_start_time, 123456789012ULL);
+  r.init_start_time = 7;
+  ASSERT_TRUE((*s)->UpdateSandbox(r).ok());
+  EXPECT_EQ((*(*s)->GetSandbox("a"))->init_start_time, 7u);
+}
+
+}  // namespace
+}  // namespace sbx::store
