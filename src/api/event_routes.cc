@@ -15,11 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-Response NotAllowed(const Request& req) {
-  return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
-                                 "method " + req.method + " is not allowed on " + req.path));
-}
-
 Response NotFound(const std::string& what) {
   return ErrorResponse(MakeError(ErrorCode::kNotFound, what + " does not exist"));
 }
@@ -65,8 +60,8 @@ class EventRoutes : public RouteGroup {
 
   std::optional<Response> Handle(const Request& req, const std::vector<std::string>& p) override {
     if (p.size() < 2 || p[0] != "v1" || p[1] != "events") return std::nullopt;
-    if (p.size() == 2) return req.method == "GET" ? List(req) : NotAllowed(req);
-    if (p.size() == 3 && p[2] == "stream") return req.method == "GET" ? Stream(req) : NotAllowed(req);
+    if (p.size() == 2) return req.method == "GET" ? List(req) : MethodNotAllowed(req);
+    if (p.size() == 3 && p[2] == "stream") return req.method == "GET" ? Stream(req) : MethodNotAllowed(req);
     return std::nullopt;
   }
 
@@ -173,20 +168,20 @@ class WebhookRoutes : public RouteGroup {
     if (p.size() == 2) {
       if (m == "POST") return Create(req);
       if (m == "GET") return List(req);
-      return NotAllowed(req);
+      return MethodNotAllowed(req);
     }
-    if (p.size() == 3 && p[2] == "stats") return m == "GET" ? Stats(req) : NotAllowed(req);
+    if (p.size() == 3 && p[2] == "stats") return m == "GET" ? Stats(req) : MethodNotAllowed(req);
     auto sub = Owned(req, p[2]);
     if (!sub.ok()) return ErrorResponse(sub.error());
     if (p.size() == 3) {
       if (m == "GET") return JsonResponse(200, WithSuccess(events::ToPublicJson(*sub)));
       if (m == "PATCH") return Update(req, *sub);
       if (m == "DELETE") return Delete(*sub);
-      return NotAllowed(req);
+      return MethodNotAllowed(req);
     }
-    if (p.size() == 4 && p[3] == "deliveries") return m == "GET" ? Deliveries(req, *sub) : NotAllowed(req);
+    if (p.size() == 4 && p[3] == "deliveries") return m == "GET" ? Deliveries(req, *sub) : MethodNotAllowed(req);
     if (p.size() == 6 && p[3] == "deliveries" && p[5] == "redeliver")
-      return m == "POST" ? Redeliver(*sub, p[4]) : NotAllowed(req);
+      return m == "POST" ? Redeliver(*sub, p[4]) : MethodNotAllowed(req);
     return std::nullopt;
   }
 
@@ -340,33 +335,33 @@ class LifecycleRoutes : public RouteGroup {
       if (p.size() == 2) {
         if (m == "POST") return CreateLifecycle(req);
         if (m == "GET") return ListRuns(req, "");
-        return NotAllowed(req);
+        return MethodNotAllowed(req);
       }
-      if (p.size() == 3) return m == "GET" ? GetRun(req, p[2]) : NotAllowed(req);
+      if (p.size() == 3) return m == "GET" ? GetRun(req, p[2]) : MethodNotAllowed(req);
       return std::nullopt;
     }
     if (p[1] == "workflows") {
       if (p.size() == 2) {
         if (m == "POST") return CreateWorkflow(req);
         if (m == "GET") return ListWorkflows(req);
-        return NotAllowed(req);
+        return MethodNotAllowed(req);
       }
       auto wf = OwnedWorkflow(req, p[2]);
       if (!wf.ok()) return ErrorResponse(wf.error());
       if (p.size() == 3) {
         if (m == "GET") return JsonResponse(200, WorkflowJson(*wf));
         if (m == "DELETE") return DeleteWorkflow(*wf);
-        return NotAllowed(req);
+        return MethodNotAllowed(req);
       }
-      if (p.size() == 4 && p[3] == "run") return m == "POST" ? RunWorkflow(req, *wf) : NotAllowed(req);
+      if (p.size() == 4 && p[3] == "run") return m == "POST" ? RunWorkflow(req, *wf) : MethodNotAllowed(req);
       if (p.size() == 4 && (p[3] == "runs" || p[3] == "history"))
-        return m == "GET" ? ListRuns(req, wf->record.id) : NotAllowed(req);
+        return m == "GET" ? ListRuns(req, wf->record.id) : MethodNotAllowed(req);
       return std::nullopt;
     }
     if (p[1] == "hooks") {
-      if (p.size() == 3 && p[2] == "github") return m == "POST" ? Github(req) : NotAllowed(req);
+      if (p.size() == 3 && p[2] == "github") return m == "POST" ? Github(req) : MethodNotAllowed(req);
       if (p.size() >= 3 && p.size() <= 4 && p[2] == "token") {
-        if (m != "POST") return NotAllowed(req);
+        if (m != "POST") return MethodNotAllowed(req);
         std::string token = p.size() == 4 ? p[3] : req.Header("x-sandboxd-hook-token");
         return Hook(s_.workflows->HandleTokenHook(token, req.body));
       }

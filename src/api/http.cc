@@ -46,6 +46,11 @@ Result<nlohmann::json> ParseJsonBody(const Request& req, bool allow_empty) {
   return j;
 }
 
+Response MethodNotAllowed(const Request& req) {
+  return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
+                                 "method " + req.method + " is not allowed on " + req.path));
+}
+
 static int HexVal(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;

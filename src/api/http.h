@@ -58,6 +58,8 @@ int HttpStatus(ErrorCode code);
 Response JsonResponse(int status, const nlohmann::json& body);
 // {"success": false, "error": {"code": ..., "message": ...}}
 Response ErrorResponse(const Error& error);
+// 400 naming the method and the path, for a route that exists with other methods.
+Response MethodNotAllowed(const Request& req);
 
 // The request body as a JSON object (malformed JSON, another type: kInvalidArgument). An empty
 // body is {} when allow_empty, else an error.

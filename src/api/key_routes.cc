@@ -11,11 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-Response MethodNotAllowed(const Request& req) {
-  return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
-                                 "method " + req.method + " is not allowed on " + req.path));
-}
-
 // An optional string field: kInvalidArgument naming it when present with another type.
 Result<std::string> StringField(const json& body, const char* name, bool required) {
   auto it = body.find(name);

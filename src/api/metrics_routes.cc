@@ -14,11 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-Response NotAllowed(const Request& req) {
-  return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
-                                 "method " + req.method + " is not allowed on " + req.path));
-}
-
 Response AdminOnly(const Request& req) {
   return ErrorResponse(MakeError(ErrorCode::kPermissionDenied,
                                  req.path + " is only available to the administrator"));
@@ -42,21 +37,21 @@ Result<int64_t> ParseUnixSecondsParam(const Request& req, const std::string& nam
 std::optional<Response> MetricsRoutes::Handle(const Request& req,
                                               const std::vector<std::string>& p) {
   const bool get = req.method == "GET";
-  if (p.size() == 1 && p[0] == "metrics") return get ? Prometheus(req) : NotAllowed(req);
+  if (p.size() == 1 && p[0] == "metrics") return get ? Prometheus(req) : MethodNotAllowed(req);
   // E2B's path: GET /sandboxes/{id}/metrics
   if (p.size() == 3 && p[0] == "sandboxes" && p[2] == "metrics")
-    return get ? SandboxSeries(req, p[1]) : NotAllowed(req);
+    return get ? SandboxSeries(req, p[1]) : MethodNotAllowed(req);
   if (p.empty() || p[0] != "v1") return std::nullopt;
-  if (p.size() == 2 && p[1] == "stats") return get ? Stats(req) : NotAllowed(req);
+  if (p.size() == 2 && p[1] == "stats") return get ? Stats(req) : MethodNotAllowed(req);
   if (p.size() >= 3 && p.size() <= 4 && p[1] == "host" && p[2] == "metrics") {
     std::string view = p.size() == 4 ? p[3] : "";
     if (!view.empty() && view != "capture" && view != "summary") return std::nullopt;
-    return get ? Host(req, view) : NotAllowed(req);
+    return get ? Host(req, view) : MethodNotAllowed(req);
   }
   if ((p.size() == 4 || p.size() == 5) && p[1] == "sandboxes" && p[3] == "metrics") {
-    if (p.size() == 4) return get ? SandboxSeries(req, p[2]) : NotAllowed(req);
-    if (p[4] == "capture") return get ? SandboxCapture(req, p[2]) : NotAllowed(req);
-    if (p[4] == "summary") return get ? SandboxSummary(req, p[2]) : NotAllowed(req);
+    if (p.size() == 4) return get ? SandboxSeries(req, p[2]) : MethodNotAllowed(req);
+    if (p[4] == "capture") return get ? SandboxCapture(req, p[2]) : MethodNotAllowed(req);
+    if (p[4] == "summary") return get ? SandboxSummary(req, p[2]) : MethodNotAllowed(req);
   }
   return std::nullopt;
 }

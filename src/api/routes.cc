@@ -32,11 +32,6 @@ Result<json> ParseBody(const Request& req, bool allow_empty) {
   return ParseJsonBody(req, allow_empty);
 }
 
-Response MethodNotAllowed(const Request& req) {
-  return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
-                                 "method " + req.method + " is not allowed on " + req.path));
-}
-
 }  // namespace
 
 Response Router::Handle(const Request& original) {
