@@ -111,6 +111,22 @@ class ApiResponse:
         return "ApiResponse(%d, %r)" % (self.status, self.body[:2000])
 
 
+def http_call(conn, method, path, body=None, raw=None, headers=None):
+    """One request on conn (closed afterwards): a JSON body, or raw bytes; -> ApiResponse."""
+    try:
+        hdrs = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        payload = resp.read()
+        return ApiResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload)
+    finally:
+        conn.close()
+
+
 class Daemon:
     def __init__(self, extra_args=()):
         self.tmp = tempfile.mkdtemp(prefix="sbxt", dir="/tmp")
@@ -248,20 +264,8 @@ class Daemon:
 
     # ---- the HTTP API ----
     def api(self, method, path, body=None, raw=None, headers=None, timeout=120):
-        conn = UnixHTTPConnection(self.socket, timeout=timeout)
-        try:
-            hdrs = dict(headers or {})
-            data = raw
-            if body is not None:
-                data = json.dumps(body).encode()
-                hdrs.setdefault("Content-Type", "application/json")
-            conn.request(method, path, body=data, headers=hdrs)
-            resp = conn.getresponse()
-            payload = resp.read()
-            return ApiResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()},
-                               payload)
-        finally:
-            conn.close()
+        return http_call(UnixHTTPConnection(self.socket, timeout=timeout), method, path,
+                         body=body, raw=raw, headers=headers)
 
     def create(self, template="python", sandbox_id=None, **fields):
         sid = sandbox_id or unique_id()

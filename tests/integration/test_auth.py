@@ -14,7 +14,8 @@ import tempfile
 
 import pytest
 
-from conftest import HOST_TEMPLATES, SBX, ApiResponse, Daemon, _stop_and_check, run_sbx, unique_id
+from conftest import (HOST_TEMPLATES, SBX, Daemon, _stop_and_check, http_call, run_sbx,
+                      unique_id)
 
 NO_KEY_MSG = ("no API key given: send it in the X-API-Key header or as "
               "'Authorization: Bearer <key>'")
@@ -25,24 +26,14 @@ PLAINTEXTS = []
 
 
 def tcp(d, method, path, key=None, body=None, raw=None, headers=None, bearer=False, timeout=120):
-    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=timeout)
-    try:
-        hdrs = dict(headers or {})
-        if key is not None:
-            if bearer:
-                hdrs["Authorization"] = "Bearer " + key
-            else:
-                hdrs["X-API-Key"] = key
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        payload = resp.read()
-        return ApiResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload)
-    finally:
-        conn.close()
+    hdrs = dict(headers or {})
+    if key is not None:
+        if bearer:
+            hdrs["Authorization"] = "Bearer " + key
+        else:
+            hdrs["X-API-Key"] = key
+    return http_call(http.client.HTTPConnection("127.0.0.1", d.port, timeout=timeout), method,
+                     path, body=body, raw=raw, headers=hdrs)
 
 
 def new_key(d, tenant, name="test", **kw):
