@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "cli/args.h"
-#include "cli/client.h"
+#include "client/http_client.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "common/result.h"

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/http_client.h"
 #include "common/result.h"
 #include "spec/spec.h"
 
@@ -54,13 +55,9 @@ struct CpPlan {
 };
 Result<CpPlan> ParseCpArgs(std::string_view source, std::string_view dest);
 
-// The last component of a path ("a/b.txt" -> "b.txt"; "a/" -> "").
-std::string BaseName(std::string_view path);
-
-// Percent-encodes a query value; keeps unreserved characters and '/'.
-std::string PercentEncode(std::string_view s);
-
-// "/v1/sandboxes/ID/files?path=...[&user=root]"
-std::string FilesTarget(std::string_view sandbox_id, std::string_view path, std::string_view user);
+// From the client library: BaseName, PercentEncode, FilesTarget.
+using client::BaseName;
+using client::FilesTarget;
+using client::PercentEncode;
 
 }  // namespace sbx::cli

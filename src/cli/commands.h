@@ -14,11 +14,31 @@
 #include <vector>
 
 #include "cli/args.h"
-#include "cli/client.h"
+#include "client/http_client.h"
+#include "client/transfer.h"
 #include "cli/output.h"
 #include "common/result.h"
 
 namespace sbx::cli {
+
+// The CLI is built on the client library (src/client); its names are used unqualified here.
+using client::Client;
+using client::Endpoint;
+using client::ErrorCodeFromHttpStatus;
+using client::ErrorCodeFromName;
+using client::ErrorFromHttp;
+using client::HttpRequest;
+using client::HttpResponse;
+using client::kDefaultSocket;
+using client::Sink;
+using client::Source;
+using client::TransportError;
+using client::CheckReadableFile;
+using client::DownloadFile;
+using client::Sha256;
+using client::Sha256Hex;
+using client::TransferResult;
+using client::UploadFile;
 
 // HTTP timeouts. Creating may start a template (image, packages, startup): allow 10 minutes.
 inline constexpr double kCreateTimeoutS = 600;

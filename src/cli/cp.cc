@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
-#include "cli/transfer.h"
+#include "client/transfer.h"
 
 namespace sbx::cli {
 

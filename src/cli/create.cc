@@ -4,7 +4,7 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "cli/transfer.h"
+#include "client/transfer.h"
 #include "spec/spec.h"
 
 namespace sbx::cli {

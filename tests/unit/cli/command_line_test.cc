@@ -8,7 +8,7 @@
 #include <map>
 
 #include "cli/app.h"
-#include "cli/transfer.h"
+#include "cli/commands.h"
 
 namespace sbx::cli {
 namespace {

@@ -1,4 +1,4 @@
-// Tests of cli/output.h and the error mapping of cli/client.h: the JSON users and scripts see.
+// Tests of cli/output.h and the error mapping of client/http_client.h: the JSON users and scripts see.
 #include "cli/output.h"
 
 #include <curl/curl.h>
@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "cli/client.h"
+#include "cli/commands.h"
 
 namespace sbx::cli {
 namespace {

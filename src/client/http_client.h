@@ -1,5 +1,5 @@
-// client: the HTTP client of sandboxd's API (docs/api.md), libcurl over the daemon's unix socket
-// (CURLOPT_UNIX_SOCKET_PATH) or a loopback TCP URL. One blocking request at a time.
+// client/http_client: the low-level HTTP client of sandboxd's API (docs/api.md), libcurl
+// over the daemon's unix socket (CURLOPT_UNIX_SOCKET_PATH) or a TCP URL. One blocking request at a time.
 //
 // Errors are values: a failure to talk to the daemon becomes an Error whose message says what
 // to do ("sandboxd is not running (no socket at ...); start it with `sandboxd`"), and an HTTP
@@ -15,10 +15,13 @@
 #include <string>
 #include <string_view>
 
-#include "cli/output.h"
+
 #include "common/result.h"
 
-namespace sbx::cli {
+namespace sbx::client {
+
+// Answers keep the order of their fields (the CLI prints them as they came).
+using OJson = nlohmann::ordered_json;
 
 inline constexpr char kDefaultSocket[] = "/run/sandboxd/sandboxd.sock";
 
@@ -84,4 +87,13 @@ ErrorCode ErrorCodeFromHttpStatus(long status);
 Error TransportError(const Endpoint& ep, int curl_code, int os_errno, std::string_view curl_msg,
                      double timeout_s, std::string_view what);
 
-}  // namespace sbx::cli
+// The last component of a path ("a/b.txt" -> "b.txt"; "a/" -> "").
+std::string BaseName(std::string_view path);
+
+// Percent-encodes a query value; keeps unreserved characters and '/'.
+std::string PercentEncode(std::string_view s);
+
+// "/v1/sandboxes/ID/files?path=...[&user=root]"
+std::string FilesTarget(std::string_view sandbox_id, std::string_view path, std::string_view user);
+
+}  // namespace sbx::client

@@ -1,5 +1,5 @@
-// client: libcurl requests to sandboxd over its unix socket or TCP (see client.h).
-#include "cli/client.h"
+// client/http_client: libcurl requests to sandboxd over its unix socket or TCP (see client.h).
+#include "client/http_client.h"
 
 #include <curl/curl.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <mutex>
 #include <optional>
 
-namespace sbx::cli {
+namespace sbx::client {
 namespace {
 
 #ifndef SBX_VERSION
@@ -333,4 +333,34 @@ Error TransportError(const Endpoint& ep, int curl_code, int os_errno, std::strin
                                                 " failed: " + std::string(curl_msg));
 }
 
-}  // namespace sbx::cli
+std::string BaseName(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+    if (keep) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string FilesTarget(std::string_view sandbox_id, std::string_view path, std::string_view user) {
+  std::string t = "/v1/sandboxes/" + std::string(sandbox_id) + "/files?path=" + PercentEncode(path);
+  if (!user.empty() && user != "user") t += "&user=" + PercentEncode(user);
+  return t;
+}
+
+}  // namespace sbx::client

@@ -11,12 +11,12 @@
 #include <string>
 #include <string_view>
 
-#include "cli/client.h"
+#include "client/http_client.h"
 #include "common/result.h"
 
 typedef struct evp_md_ctx_st EVP_MD_CTX;
 
-namespace sbx::cli {
+namespace sbx::client {
 
 // Incremental SHA-256 (OpenSSL EVP), hex digest.
 class Sha256 {
@@ -56,4 +56,4 @@ Result<TransferResult> DownloadFile(Client& client, std::string_view sandbox_id,
                                     const std::string& remote, const std::string& local,
                                     std::string_view user);
 
-}  // namespace sbx::cli
+}  // namespace sbx::client

@@ -1,5 +1,5 @@
 // transfer: streamed, hash-checked file upload and download (see transfer.h).
-#include "cli/transfer.h"
+#include "client/transfer.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -8,11 +8,10 @@
 
 #include <cerrno>
 
-#include "cli/args.h"
 #include "common/scope_exit.h"
 #include "common/unique_fd.h"
 
-namespace sbx::cli {
+namespace sbx::client {
 namespace {
 
 // A transfer in which no byte moves for this long is abandoned.
@@ -183,4 +182,4 @@ Result<TransferResult> DownloadFile(Client& client, std::string_view sandbox_id,
   return out;
 }
 
-}  // namespace sbx::cli
+}  // namespace sbx::client
