@@ -346,6 +346,21 @@ Result<void> AgentClient::SendSignal(uint32_t pid, int sig) const {
   return Ok();
 }
 
+Result<void> AgentClient::SendInput(uint32_t pid, std::string_view data) const {
+  nlohmann::json body = {{"process", {{"pid", pid}}},
+                         {"input", {{"stdin", protocol::Base64Encode(data)}}}};
+  auto r = CallUnary("process.Process/SendInput", body, "root");
+  if (!r.ok()) return std::move(r).error();
+  return Ok();
+}
+
+Result<void> AgentClient::CloseStdin(uint32_t pid) const {
+  nlohmann::json body = {{"process", {{"pid", pid}}}};
+  auto r = CallUnary("process.Process/CloseStdin", body, "root");
+  if (!r.ok()) return std::move(r).error();
+  return Ok();
+}
+
 Result<nlohmann::json> AgentClient::List() const {
   return CallUnary("process.Process/List", nlohmann::json::object(), "root");
 }

@@ -51,8 +51,14 @@ class AgentClient {
   // end-of-stream frame. A deadline_exceeded end frame (the agent killed the process at
   // timeout_ms) is returned as an Error with code kDeadlineExceeded.
   Result<ProcessEnd> Run(const StartOptions& options, const RunCallbacks& callbacks) const;
-  // process.Process/SendSignal (sig is 9 or 15).
+  // process.Process/SendSignal (sig is 9 or 15). The agent signals the process group, so the
+  // whole tree the process started goes with it.
   Result<void> SendSignal(uint32_t pid, int sig) const;
+  // process.Process/SendInput: writes `data` to the stdin pipe of a process started with
+  // stdin_open. The agent gives up after 30 s when the process does not read.
+  Result<void> SendInput(uint32_t pid, std::string_view data) const;
+  // process.Process/CloseStdin: the process reads end-of-file once the pipe is drained.
+  Result<void> CloseStdin(uint32_t pid) const;
   // process.Process/List: the raw ListResponse JSON.
   Result<nlohmann::json> List() const;
   // POST /files?path=...&username=... (octet-stream body). Returns the entry JSON.

@@ -1,6 +1,7 @@
 #include "api/routes.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "api/auth_gate.h"
@@ -84,8 +85,9 @@ Response Router::Dispatch(const Request& req, const std::vector<std::string>& p)
         if (m == "DELETE") return RemoveSandbox(id, req);
         return MethodNotAllowed(req);
       }
-      if (p.size() == 4 && p[3] == "exec") return m == "POST" ? ExecIn(id, req) : MethodNotAllowed(req);
       if (p.size() == 4 && p[3] == "stop") return m == "POST" ? StopSandbox(id, req) : MethodNotAllowed(req);
+      if (p.size() == 4 && p[3] == "timeout")
+        return m == "POST" ? SetSandboxTimeout(id, req) : MethodNotAllowed(req);
       if (p.size() == 4 && p[3] == "files") {
         if (m == "PUT" || m == "POST") return PutFile(id, req);
         if (m == "GET") return GetFile(id, req);
@@ -148,24 +150,35 @@ Response Router::GetSandbox(const std::string& id, const Request& req) {
   return JsonResponse(200, j);
 }
 
-Response Router::ExecIn(const std::string& id, const Request& req) {
-  auto body = ParseBody(req, false);
-  if (!body.ok()) return ErrorResponse(body.error());
-  auto er = spec::ExecRequestFromJson(*body);
-  if (!er.ok()) return ErrorResponse(er.error());
-  if (auto denied = CheckTenant(req, id)) return *denied;
-  auto out = manager_->Exec(id, *er, req.request_id);
-  if (!out.ok()) return ErrorResponse(out.error());
-  json j = spec::ToJson(out->result);
-  j["sandbox_id"] = id;
-  j["execution_id"] = out->execution_id;
-  j["language"] = spec::LanguageName(er->language);
-  return JsonResponse(200, j);
-}
-
 Response Router::StopSandbox(const std::string& id, const Request& req) {
   if (auto denied = CheckTenant(req, id)) return *denied;
   auto view = manager_->Stop(id, "stopped by request", req.request_id);
+  if (!view.ok()) return ErrorResponse(view.error());
+  return JsonResponse(200, view->ToJson());
+}
+
+// E2B's limit on a sandbox's lifetime is 24 h (1 h on its free tier); sandboxd allows what a
+// create allows (spec: 30 days), so an extension can always restore a create's lifetime.
+constexpr int64_t kMaxSandboxTimeoutS = 30 * 86400;
+
+Response Router::SetSandboxTimeout(const std::string& id, const Request& req) {
+  auto body = ParseBody(req, false);
+  if (!body.ok()) return ErrorResponse(body.error());
+  auto invalid = [](const std::string& msg) {
+    return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, msg));
+  };
+  if (!body->is_object()) return invalid("request: expected a JSON object {\"timeout\": seconds}");
+  for (const auto& [key, value] : body->items())
+    if (key != "timeout") return invalid("request." + key + ": unknown field (allowed: timeout)");
+  auto t = body->find("timeout");
+  if (t == body->end()) return invalid("request.timeout: required (seconds from now)");
+  // Whole seconds only: 30 and 30.0 are accepted, 1.5 and "30" are not.
+  double v = t->is_number() ? t->get<double>() : 0;
+  if (!(v >= 1 && v <= static_cast<double>(kMaxSandboxTimeoutS) && std::floor(v) == v))
+    return invalid("request.timeout: must be a whole number of seconds from 1 to " +
+                   std::to_string(kMaxSandboxTimeoutS));
+  if (auto denied = CheckTenant(req, id)) return *denied;
+  auto view = manager_->SetTimeout(id, static_cast<int64_t>(v), req.request_id);
   if (!view.ok()) return ErrorResponse(view.error());
   return JsonResponse(200, view->ToJson());
 }
@@ -178,10 +191,19 @@ Response Router::RemoveSandbox(const std::string& id, const Request& req) {
 }
 
 Response Router::Executions(const Request& req) {
-  std::string sandbox_id = req.Query("sandbox_id");
-  if (!sandbox_id.empty()) {
-    if (auto v = spec::ValidateSandboxId(sandbox_id); !v.ok()) return ErrorResponse(v.error());
+  store::ExecutionFilter filter;
+  filter.sandbox_id = req.Query("sandbox_id");
+  if (!filter.sandbox_id.empty()) {
+    if (auto v = spec::ValidateSandboxId(filter.sandbox_id); !v.ok())
+      return ErrorResponse(v.error());
   }
+  filter.status = req.Query("status");
+  if (!filter.status.empty() && filter.status != "running" &&
+      !spec::ParseExecStatus(filter.status).ok())
+    return ErrorResponse(MakeError(
+        ErrorCode::kInvalidArgument,
+        "query parameter 'status': unknown status '" + filter.status +
+            "' (running, completed, failed, timeout, oom, killed, error)"));
   std::string limit_s = req.Query("limit", "50");
   int limit = 0;
   for (char c : limit_s) {
@@ -194,15 +216,20 @@ Response Router::Executions(const Request& req) {
   if (limit <= 0 || limit > 1000)
     return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
                                    "query parameter 'limit' must be an integer from 1 to 1000"));
-  // A key sees its tenant's executions only: filtered here, from a deeper read so that the
-  // newest `limit` of them are usually all there (other tenants' rows take the rest).
+  filter.limit = limit;
+  // A key sees its tenant's executions only, filtered in the query so that `limit` counts
+  // them alone.
   auth::Principal who = PrincipalOf(req);
-  auto rows = manager_->History(sandbox_id, who.admin ? limit : std::min(limit * 20, 20000));
+  if (!who.admin) {
+    if (who.tenant.empty())
+      return JsonResponse(200, {{"success", true}, {"executions", json::array()}, {"count", 0}});
+    filter.tenant = who.tenant;
+  }
+  auto rows = manager_->History(filter);
   if (!rows.ok()) return ErrorResponse(rows.error());
   json list = json::array();
   for (const auto& r : *rows) {
     if (!auth::CanAccess(who, r.tenant)) continue;
-    if (list.size() >= static_cast<size_t>(limit)) break;
     list.push_back({{"execution_id", r.id}, {"sandbox_id", r.sandbox_id},
                     {"timestamp", ToRfc3339(r.started_at_ms)}, {"language", r.language},
                     {"command", r.code}, {"status", r.status}, {"exit_code", r.exit_code},

@@ -65,8 +65,8 @@ class Router {
   // The 404 of a missing id when the sandbox is another tenant's (docs/auth.md); nullopt when
   // the request may see it or it does not exist (the handler then answers as usual).
   std::optional<Response> CheckTenant(const Request& req, const std::string& id);
-  Response ExecIn(const std::string& id, const Request& req);
   Response StopSandbox(const std::string& id, const Request& req);
+  Response SetSandboxTimeout(const std::string& id, const Request& req);
   Response RemoveSandbox(const std::string& id, const Request& req);
   Response PutFile(const std::string& id, const Request& req);
   Response GetFile(const std::string& id, const Request& req);

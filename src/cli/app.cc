@@ -22,9 +22,21 @@ constexpr char kFooter[] =
     "running.\nErrors print {\"success\": false, \"error\": \"...\", \"error_code\": \"...\"} on "
     "stdout and one line on stderr. error_code is the daemon's (not_found, already_exists, "
     "invalid_argument, ...) or sbx's own: usage, unavailable (no daemon).\n"
-    "Environment: SANDBOXD_SOCKET, SANDBOXD_URL, SANDBOXD_API_KEY (or E2B_API_KEY).";
+    "Environment: SANDBOXD_SOCKET, SANDBOXD_URL, SANDBOXD_API_KEY (or E2B_API_KEY), "
+    "SBX_CACERT.";
 
-constexpr char kVerbList[] = "create, exec, status, stop, cleanup, cp, templates, template, stats, lifecycle, workflow, webhooks, events, keys";
+constexpr char kVerbList[] = "create, exec, execution, status, stop, cleanup, cp, templates, template, stats, lifecycle, workflow, webhooks, events, keys, history, extend, upload, download";
+
+// A streamed execution's output goes straight to sbx's stdout and stderr, unbuffered.
+StreamOut TerminalStreams() {
+  auto to = [](FILE* f) {
+    return [f](std::string_view text) {
+      std::fwrite(text.data(), 1, text.size(), f);
+      std::fflush(f);
+    };
+  };
+  return StreamOut{to(stdout), to(stderr)};
+}
 
 }  // namespace
 
@@ -40,6 +52,11 @@ CommandLine::CommandLine() : app_(std::make_unique<CLI::App>(kDescription, "sbx"
                  "(env SANDBOXD_URL)");
   app.add_option("--api-key", cmd_.global.api_key,
                  "API key, sent as X-API-Key (env SANDBOXD_API_KEY or E2B_API_KEY)");
+  app.add_option("--cacert", cmd_.global.cacert,
+                 "With an https:// --url: PEM file of the CA that signed sandboxd's certificate "
+                 "(env SBX_CACERT; default: the system's CA store)");
+  app.add_flag("--insecure", cmd_.global.insecure,
+               "With an https:// --url: do not verify sandboxd's certificate (testing only)");
   CLI::Option* pretty =
       app.add_flag("--pretty", cmd_.global.pretty, "Indent the JSON output by 2 (default)");
   CLI::Option* compact =
@@ -48,10 +65,13 @@ CommandLine::CommandLine() : app_(std::make_unique<CLI::App>(kDescription, "sbx"
   app.footer(kFooter);
   AddCreateCommand(app, cmd_.create);
   AddExecCommand(app, cmd_.exec);
+  AddExecutionCommand(app, cmd_.execution);
   AddStatusCommand(app, cmd_.status);
   AddStopCommand(app, cmd_.stop);
   AddCleanupCommand(app, cmd_.cleanup);
   AddCpCommand(app, cmd_.cp);
+  AddUploadCommand(app, cmd_.upload);
+  AddDownloadCommand(app, cmd_.download);
   AddTemplatesCommand(app);
   AddTemplateCommand(app, cmd_.tmpl);
   AddKeysCommand(app, cmd_.keys);
@@ -60,6 +80,8 @@ CommandLine::CommandLine() : app_(std::make_unique<CLI::App>(kDescription, "sbx"
   AddWebhooksCommand(app, cmd_.webhooks);
   AddEventsCommand(app, cmd_.events);
   AddStatsCommand(app, cmd_.stats);
+  AddHistoryCommand(app, cmd_.history);
+  AddExtendCommand(app, cmd_.extend);
   app.require_subcommand(0, 1);
 }
 
@@ -96,10 +118,13 @@ ParseResult CommandLine::Parse(const std::vector<std::string>& args) {
   const std::string name = subs.front()->get_name();
   if (name == "create") cmd_.verb = Verb::kCreate;
   if (name == "exec") cmd_.verb = Verb::kExec;
+  if (name == "execution") cmd_.verb = Verb::kExecution;
   if (name == "status") cmd_.verb = Verb::kStatus;
   if (name == "stop") cmd_.verb = Verb::kStop;
   if (name == "cleanup") cmd_.verb = Verb::kCleanup;
   if (name == "cp") cmd_.verb = Verb::kCp;
+  if (name == "upload") cmd_.verb = Verb::kUpload;
+  if (name == "download") cmd_.verb = Verb::kDownload;
   if (name == "templates") cmd_.verb = Verb::kTemplates;
   if (name == "template") cmd_.verb = Verb::kTemplate;
   if (name == "lifecycle") cmd_.verb = Verb::kLifecycle;
@@ -108,6 +133,8 @@ ParseResult CommandLine::Parse(const std::vector<std::string>& args) {
   if (name == "events") cmd_.verb = Verb::kEvents;
   if (name == "stats") cmd_.verb = Verb::kStats;
   if (name == "keys") cmd_.verb = Verb::kKeys;
+  if (name == "history") cmd_.verb = Verb::kHistory;
+  if (name == "extend") cmd_.verb = Verb::kExtend;
 
   if (cmd_.verb == Verb::kExec && !cmd_.exec.code && cmd_.exec.code_file.empty())
     return {Kind::kUsageError,
@@ -141,11 +168,23 @@ Result<Connection> ResolveConnection(const GlobalArgs& global, const EnvLookup& 
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
       return MakeError(
           ErrorCode::kInvalidArgument,
-          "--url '" + url + "': expected http://HOST:PORT, e.g. http://127.0.0.1:8080");
+          "--url '" + url + "': expected http://HOST:PORT or https://HOST:PORT, e.g. "
+          "http://127.0.0.1:8080");
     while (url.back() == '/') url.pop_back();
     c.endpoint.base_url = url;
   } else {
     c.endpoint.socket_path = socket;
+  }
+  // TLS options only mean something with https://; a flag given for another endpoint is a
+  // mistake worth saying, the environment variable is simply not used there.
+  bool https = c.endpoint.base_url.rfind("https://", 0) == 0;
+  if (!https && (!global.cacert.empty() || global.insecure))
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string(global.insecure ? "--insecure" : "--cacert") +
+                         " needs an https:// --url (or SANDBOXD_URL)");
+  if (https) {
+    c.endpoint.ca_cert = global.cacert.empty() ? get("SBX_CACERT") : global.cacert;
+    c.endpoint.insecure = global.insecure;
   }
   c.api_key = global.api_key;
   if (c.api_key.empty()) c.api_key = get("SANDBOXD_API_KEY");
@@ -161,7 +200,9 @@ Outcome Dispatch(const ParsedCommand& cmd, Client& client) {
       return RunCreate(client, *plan);
     }
     case Verb::kExec:
-      return RunExec(client, cmd.exec);
+      return RunExec(client, cmd.exec, TerminalStreams());
+    case Verb::kExecution:
+      return RunExecution(client, cmd.execution, TerminalStreams());
     case Verb::kStatus:
       return RunStatus(client, cmd.status);
     case Verb::kStop:
@@ -170,6 +211,10 @@ Outcome Dispatch(const ParsedCommand& cmd, Client& client) {
       return RunCleanup(client, cmd.cleanup);
     case Verb::kCp:
       return RunCp(client, cmd.cp_plan, cmd.cp.user);
+    case Verb::kUpload:
+      return RunUpload(client, cmd.upload);
+    case Verb::kDownload:
+      return RunDownload(client, cmd.download);
     case Verb::kTemplates:
       return RunTemplates(client);
     case Verb::kTemplate:
@@ -195,6 +240,10 @@ Outcome Dispatch(const ParsedCommand& cmd, Client& client) {
         std::fwrite(line.data(), 1, line.size(), stdout);
         std::fflush(stdout);
       });
+    case Verb::kHistory:
+      return RunHistory(client, cmd.history);
+    case Verb::kExtend:
+      return RunExtend(client, cmd.extend);
     case Verb::kNone:
       break;
   }
@@ -235,8 +284,8 @@ int RunCli(const std::vector<std::string>& args, const EnvLookup& env, std::stri
   } catch (...) {
     o = FailureOutcome("internal", "sbx failed unexpectedly");
   }
-  // A null body: the command printed its own output (sbx stats' table).
-  if (!(o.exit_code == kExitOk && o.body.is_null())) *out = Render(o.body, pretty);
+  // A null body: the command printed its own output (sbx stats' table, sbx exec --stream).
+  if (!o.body.is_null()) *out = Render(o.body, pretty);
   if (!o.stderr_line.empty()) *err = o.stderr_line + "\n";
   return o.exit_code;
 }

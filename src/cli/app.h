@@ -6,6 +6,8 @@
 //   --socket PATH   (env SANDBOXD_SOCKET, default /run/sandboxd/sandboxd.sock)
 //   --url URL       (env SANDBOXD_URL; TCP instead of the socket)
 //   --api-key KEY   (env SANDBOXD_API_KEY, then E2B_API_KEY; sent as X-API-Key)
+//   --cacert FILE   (env SBX_CACERT; with an https:// URL: the CA to verify sandboxd with)
+//   --insecure      (with an https:// URL: no certificate check; never from the environment)
 //   --pretty / --compact  (JSON indented by 2, the default / on one line)
 // A flag beats an environment variable; --socket and --url together are a usage error.
 #pragma once
@@ -23,13 +25,16 @@
 
 namespace sbx::cli {
 
-enum class Verb { kNone, kCreate, kExec, kStatus, kStop, kCleanup, kCp, kTemplates, kTemplate, kStats,
-                  kLifecycle, kWorkflow, kWebhooks, kEvents, kKeys };
+enum class Verb { kNone, kCreate, kExec, kExecution, kStatus, kStop, kCleanup, kCp, kTemplates, kTemplate, kStats,
+                  kLifecycle, kWorkflow, kWebhooks, kEvents, kKeys, kHistory, kExtend,
+                  kUpload, kDownload };
 
 struct GlobalArgs {
   std::string socket;
   std::string url;
   std::string api_key;
+  std::string cacert;
+  bool insecure = false;
   bool pretty = false;
   bool compact = false;
 };
@@ -39,6 +44,7 @@ struct ParsedCommand {
   GlobalArgs global;
   CreateArgs create;
   ExecArgs exec;
+  ExecutionArgs execution;
   StatusArgs status;
   IdArgs stop;
   IdArgs cleanup;
@@ -50,7 +56,11 @@ struct ParsedCommand {
   EventsArgs events;
   StatsArgs stats;
   KeysArgs keys;
+  HistoryArgs history;
+  ExtendArgs extend;
   CpPlan cp_plan;  // from cp's SOURCE and DEST
+  UploadArgs upload;
+  DownloadArgs download;
 };
 
 struct ParseResult {

@@ -1,7 +1,7 @@
 // cleanup: `sbx cleanup --sandbox-id ID` -- DELETE /v1/sandboxes/{id}. Stops the sandbox if
 // needed and removes everything it had: mounts, cgroup, files, record.
 #include "cli/commands.h"
-#include "spec/spec.h"
+#include "client/sandbox_client.h"
 
 namespace sbx::cli {
 
@@ -13,10 +13,7 @@ CLI::App* AddCleanupCommand(CLI::App& app, IdArgs& args) {
 }
 
 Outcome RunCleanup(Client& client, const IdArgs& args) {
-  Result<void> valid = spec::ValidateSandboxId(args.sandbox_id);
-  if (!valid.ok()) return ErrorOutcome(valid.error());
-  Result<OJson> r =
-      client.CallJson("DELETE", "/v1/sandboxes/" + args.sandbox_id, nullptr, 2 * kDefaultTimeoutS);
+  Result<OJson> r = client::SandboxClient(&client).CleanupJson(args.sandbox_id);
   if (!r.ok()) return ErrorOutcome(r.error());
   return SuccessOutcome(*r);
 }

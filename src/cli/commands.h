@@ -15,6 +15,7 @@
 
 #include "cli/args.h"
 #include "client/http_client.h"
+#include "client/batch.h"
 #include "client/transfer.h"
 #include "cli/output.h"
 #include "common/result.h"
@@ -96,6 +97,11 @@ struct ExecArgs {
   std::vector<std::string> env;
   std::string cwd;
   std::string user;
+  bool stream = false;      // --stream: the code's output to the terminal as it arrives
+  bool background = false;  // --background: start it and print its execution id
+  std::optional<std::string> stdin_text;  // --stdin TEXT
+  std::string stdin_file;                 // --stdin-file PATH ("-": standard input)
+  bool stdin_open = false;  // --stdin-open: keep stdin open for `sbx execution input`
 };
 struct ExecPlan {
   std::string sandbox_id;
@@ -107,9 +113,38 @@ CLI::App* AddExecCommand(CLI::App& app, ExecArgs& args);
 Result<ExecPlan> PlanExec(const ExecArgs& args, const std::string& code);
 // Reads --code-file (or standard input for "-") or takes --code.
 Result<std::string> LoadCode(const ExecArgs& args);
+// All of sbx's standard input.
+Result<std::string> ReadAllStdin();
 // Exit status for an ExecResult: 0 completed, 1 other statuses, 2 not an ExecResult.
 int ExecExitCode(const OJson& result);
-Outcome RunExec(Client& client, const ExecArgs& args);
+// Where a streamed execution's output goes as it arrives (the terminal in the program).
+struct StreamOut {
+  std::function<void(std::string_view)> out;  // the code's stdout
+  std::function<void(std::string_view)> err;  // the code's stderr, and sbx's notes
+};
+// With --stream the output goes to `io` and the Outcome has a null body (nothing more is
+// printed on stdout; a status other than completed is told on stderr).
+Outcome RunExec(Client& client, const ExecArgs& args, const StreamOut& io = {});
+
+// ---- execution (execution.cc): executions by id, GET/POST /v1/executions/{id}/... ----
+struct ExecutionArgs {
+  std::string action;  // show, wait, stream, kill, input
+  std::string id;
+  std::optional<double> timeout;  // wait: give up after this many seconds (default: none)
+  std::string signal = "SIGKILL";
+  std::optional<std::string> data;  // input
+  std::string data_file;            // input: from a local file ("-": standard input)
+  bool eof = false;                 // input: close stdin afterwards
+};
+CLI::App* AddExecutionCommand(CLI::App& app, ExecutionArgs& args);
+Outcome RunExecution(Client& client, const ExecutionArgs& args, const StreamOut& io);
+// Reads the NDJSON events of an execution (POST .../exec with "stream", GET .../stream),
+// writing its output to `io` as it arrives. Returns the result event (without "type");
+// *execution_id is set from the start event.
+Result<OJson> ReadExecStream(Client& client, HttpRequest req, const StreamOut& io,
+                             std::string* execution_id);
+// The Outcome of a streamed execution's result (see RunExec).
+Outcome StreamedOutcome(const Result<OJson>& result, const std::string& execution_id);
 
 // ---- status, templates ----
 struct StatusArgs {
@@ -130,6 +165,24 @@ CLI::App* AddStopCommand(CLI::App& app, IdArgs& args);
 Outcome RunStop(Client& client, const IdArgs& args);
 CLI::App* AddCleanupCommand(CLI::App& app, IdArgs& args);
 Outcome RunCleanup(Client& client, const IdArgs& args);
+
+// ---- history, extend ----
+struct HistoryArgs {
+  int limit = 50;
+  std::string sandbox_id;
+  std::string status;
+};
+CLI::App* AddHistoryCommand(CLI::App& app, HistoryArgs& args);
+// One record of GET /v1/executions with the guide's fields first (timestamp, command, status,
+// exit_code, execution_time), then the others as the daemon sent them.
+OJson HistoryRecordJson(const OJson& record);
+Outcome RunHistory(Client& client, const HistoryArgs& args);
+struct ExtendArgs {
+  std::string sandbox_id;
+  int64_t timeout_s = 0;
+};
+CLI::App* AddExtendCommand(CLI::App& app, ExtendArgs& args);
+Outcome RunExtend(Client& client, const ExtendArgs& args);
 
 // ---- template ----
 struct TemplateArgs {
@@ -177,6 +230,27 @@ CLI::App* AddCpCommand(CLI::App& app, CpArgs& args);
 // A download into an existing local directory goes to DIR/<base name of the remote path>.
 std::string ResolveDownloadPath(const CpPlan& plan);
 Outcome RunCp(Client& client, const CpPlan& plan, const std::string& user);
+
+// ---- upload, download (upload.cc, download.cc): batches of files (client/batch.h) ----
+struct UploadArgs {
+  std::string sandbox_id;
+  std::vector<std::string> locals;
+  std::string to;  // directory in the sandbox; "": the user's home
+  std::string user = "user";
+};
+CLI::App* AddUploadCommand(CLI::App& app, UploadArgs& args);
+Outcome RunUpload(Client& client, const UploadArgs& args);
+struct DownloadArgs {
+  std::string sandbox_id;
+  std::vector<std::string> remotes;
+  std::string to = ".";  // local directory
+  std::string user = "user";
+};
+CLI::App* AddDownloadCommand(CLI::App& app, DownloadArgs& args);
+Outcome RunDownload(Client& client, const DownloadArgs& args);
+// What upload and download print: {"success", "sandbox_id", "batch", "compressed", "count",
+// "files", "directories", "skipped", "transferred_size"}.
+OJson BatchResultJson(const client::BatchResult& r);
 
 // ---- lifecycle, workflow, webhooks, events (docs/events.md) ----
 struct LifecycleArgs {

@@ -1,6 +1,7 @@
 // status: `sbx status [--sandbox-id ID]` -- GET /v1/sandboxes/{id}, or the list of all
 // sandboxes (GET /v1/sandboxes[?state=...]); and `sbx templates` -- GET /v1/templates.
 #include "cli/commands.h"
+#include "client/sandbox_client.h"
 #include "spec/spec.h"
 
 namespace sbx::cli {
@@ -26,9 +27,11 @@ Result<std::string> PlanStatus(const StatusArgs& args) {
 }
 
 Outcome RunStatus(Client& client, const StatusArgs& args) {
-  Result<std::string> target = PlanStatus(args);
+  Result<std::string> target = PlanStatus(args);  // validates the combination of flags
   if (!target.ok()) return ErrorOutcome(target.error());
-  Result<OJson> r = client.CallJson("GET", *target, nullptr, kDefaultTimeoutS);
+  client::SandboxClient sandboxes(&client);
+  Result<OJson> r = args.sandbox_id.empty() ? sandboxes.ListJson(args.state)
+                                            : sandboxes.StatusJson(args.sandbox_id);
   if (!r.ok()) return ErrorOutcome(r.error());
   return SuccessOutcome(*r);
 }

@@ -1,7 +1,7 @@
 // stop: `sbx stop --sandbox-id ID` -- POST /v1/sandboxes/{id}/stop. Ends every process of the
 // sandbox; its files stay until `sbx cleanup`.
 #include "cli/commands.h"
-#include "spec/spec.h"
+#include "client/sandbox_client.h"
 
 namespace sbx::cli {
 
@@ -12,11 +12,8 @@ CLI::App* AddStopCommand(CLI::App& app, IdArgs& args) {
 }
 
 Outcome RunStop(Client& client, const IdArgs& args) {
-  Result<void> valid = spec::ValidateSandboxId(args.sandbox_id);
-  if (!valid.ok()) return ErrorOutcome(valid.error());
-  // Stopping waits for the processes to end: allow a little more than the default.
-  Result<OJson> r = client.CallJson("POST", "/v1/sandboxes/" + args.sandbox_id + "/stop", nullptr,
-                                    2 * kDefaultTimeoutS);
+  // Validates the id; stopping waits for the processes to end (the library allows for it).
+  Result<OJson> r = client::SandboxClient(&client).StopJson(args.sandbox_id);
   if (!r.ok()) return ErrorOutcome(r.error());
   return SuccessOutcome(*r);
 }

@@ -2,6 +2,7 @@
 #include "client/http_client.h"
 
 #include <curl/curl.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -128,6 +129,15 @@ Result<HttpResponse> Client::Send(const HttpRequest& req) {
     url = "http://localhost" + req.target;
   } else {
     url = endpoint_.base_url + req.target;
+    // Never follow the URL into other schemes (file://, ...), whatever it was given as.
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (endpoint_.base_url.rfind("https://", 0) == 0) {
+      curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+      if (!endpoint_.ca_cert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, endpoint_.ca_cert.c_str());
+      // curl verifies peer and host name by default; these say so, and the opt-out is explicit.
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, endpoint_.insecure ? 0L : 1L);
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, endpoint_.insecure ? 0L : 2L);
+    }
   }
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -161,7 +171,13 @@ Result<HttpResponse> Client::Send(const HttpRequest& req) {
 
   curl_slist* raw = nullptr;
   raw = curl_slist_append(raw, "Expect:");  // no 100-continue round trip
-  raw = curl_slist_append(raw, req.sink ? "Accept: */*" : "Accept: application/json");
+  bool accept_given = false;
+  for (const std::string& h : req.headers) {
+    accept_given = accept_given || (h.size() > 7 && strncasecmp(h.c_str(), "accept:", 7) == 0);
+    raw = curl_slist_append(raw, h.c_str());
+  }
+  if (!accept_given)
+    raw = curl_slist_append(raw, req.sink ? "Accept: */*" : "Accept: application/json");
   if (!req.content_type.empty())
     raw = curl_slist_append(raw, ("Content-Type: " + req.content_type).c_str());
   if (!api_key_.empty()) raw = curl_slist_append(raw, ("X-API-Key: " + api_key_).c_str());
@@ -316,6 +332,20 @@ Error TransportError(const Endpoint& ep, int curl_code, int os_errno, std::strin
     return MakeError(ErrorCode::kUnavailable,
                      "cannot connect to sandboxd at " + where + ": " + std::string(curl_msg));
   }
+  if (code == CURLE_PEER_FAILED_VERIFICATION)
+    return MakeError(ErrorCode::kUnavailable,
+                     "the TLS certificate of sandboxd at " + where + " is not trusted (" +
+                         std::string(curl_msg) + "): pass --cacert FILE (env SBX_CACERT) with "
+                         "the CA that signed it");
+  if (code == CURLE_SSL_CACERT_BADFILE)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "cannot use the CA file '" + ep.ca_cert + "' (" + std::string(curl_msg) +
+                         "): --cacert wants a readable PEM file");
+  if (code == CURLE_SSL_CONNECT_ERROR)
+    return MakeError(ErrorCode::kUnavailable,
+                     "TLS handshake with sandboxd at " + where + " failed (" +
+                         std::string(curl_msg) + "); does it serve TLS? (sandboxd --tls-cert "
+                         "--tls-key; without them use an http:// URL)");
   if (code == CURLE_OPERATION_TIMEDOUT)
     return MakeError(ErrorCode::kDeadlineExceeded, "sandboxd did not answer " + std::string(what) +
                                                        " within " + Seconds(timeout_s) + " (" +

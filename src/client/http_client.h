@@ -1,5 +1,8 @@
 // client/http_client: the low-level HTTP client of sandboxd's API (docs/api.md), libcurl
-// over the daemon's unix socket (CURLOPT_UNIX_SOCKET_PATH) or a TCP URL. One blocking request at a time.
+// over the daemon's unix socket (CURLOPT_UNIX_SOCKET_PATH) or a TCP URL, http:// or https://.
+// One blocking request at a time. https:// uses TLS 1.2 or later and verifies the daemon's
+// certificate and host name, against Endpoint::ca_cert or else the system's CA store; only an
+// explicit Endpoint::insecure turns verification off.
 //
 // Errors are values: a failure to talk to the daemon becomes an Error whose message says what
 // to do ("sandboxd is not running (no socket at ...); start it with `sandboxd`"), and an HTTP
@@ -14,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 
 #include "common/result.h"
@@ -25,10 +29,12 @@ using OJson = nlohmann::ordered_json;
 
 inline constexpr char kDefaultSocket[] = "/run/sandboxd/sandboxd.sock";
 
-// Where the daemon is: exactly one of the two is set.
+// Where the daemon is: exactly one of socket_path and base_url is set.
 struct Endpoint {
   std::string socket_path;  // unix socket
-  std::string base_url;     // "http://127.0.0.1:8080", no trailing '/'
+  std::string base_url;     // "http://127.0.0.1:8080" or "https://...", no trailing '/'
+  std::string ca_cert;      // https: PEM file of the CA(s) to trust ("": the system's store)
+  bool insecure = false;    // https: no certificate or host name check (opt-in, for testing)
   // "/run/sandboxd/sandboxd.sock" or "http://127.0.0.1:8080", for messages.
   std::string Describe() const { return base_url.empty() ? socket_path : base_url; }
 };
@@ -54,6 +60,9 @@ struct HttpRequest {
   Sink sink;
   double timeout_s = 30;       // the whole request; 0: no limit
   double stall_timeout_s = 0;  // > 0: abort when nothing moves for this long
+  // Extra header lines, "Name: value" (e.g. "Content-Encoding: gzip"). An "Accept: ..." line
+  // replaces the default Accept.
+  std::vector<std::string> headers;
 };
 
 class Client {

@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "api/auth_gate.h"
+#include "api/batch_file_routes.h"
 #include "api/event_routes.h"
+#include "api/exec_routes.h"
 #include "api/key_routes.h"
 #include "api/metrics_routes.h"
 #include "api/routes.h"
@@ -32,6 +34,7 @@
 #include "runtime/cgroup.h"
 #include "sandbox/manager.h"
 #include "spec/spec.h"
+#include "store/history_retention.h"
 #include "store/store.h"
 
 namespace {
@@ -75,6 +78,7 @@ int main(int argc, char** argv) {
   std::string state_dir = EnvOr("SANDBOXD_STATE_DIR", "/var/lib/sandboxd");
   std::string socket_path = EnvOr("SANDBOXD_SOCKET", "/run/sandboxd/sandboxd.sock");
   std::string listen = EnvOr("SANDBOXD_LISTEN", "");
+  sbx::api::TlsFiles tls{EnvOr("SANDBOXD_TLS_CERT", ""), EnvOr("SANDBOXD_TLS_KEY", "")};
   std::string templates_path = EnvOr("SANDBOXD_TEMPLATES", "");
   std::string agent_path = EnvOr("SANDBOXD_AGENT", SelfDir() + "/sbx-agent");
   std::string log_level = EnvOr("SANDBOXD_LOG_LEVEL", EnvOr("E2B_LOG_LEVEL", "info"));
@@ -88,6 +92,10 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", state_dir, "State directory (env SANDBOXD_STATE_DIR)");
   app.add_option("--socket", socket_path, "Unix socket of the API (env SANDBOXD_SOCKET)");
   app.add_option("--listen", listen, "Also serve the API on HOST:PORT, e.g. 127.0.0.1:8080 (env SANDBOXD_LISTEN)");
+  app.add_option("--tls-cert", tls.cert_file,
+                 "PEM certificate chain: --listen serves HTTPS only (env SANDBOXD_TLS_CERT)");
+  app.add_option("--tls-key", tls.key_file,
+                 "PEM private key of --tls-cert, mode 0600 (env SANDBOXD_TLS_KEY)");
   app.add_option("--templates", templates_path, "templates.json (env SANDBOXD_TEMPLATES; default: embedded)");
   app.add_option("--agent", agent_path, "Path of the static sbx-agent (env SANDBOXD_AGENT)");
   app.add_option("--log-level", log_level, "debug, info, warn or error");
@@ -99,10 +107,27 @@ int main(int argc, char** argv) {
                  "Python package index for pythonPackages Debian lacks (env SANDBOXD_PIP_INDEX_URL)");
   app.add_option("--npm-registry", build.npm_registry,
                  "npm registry for npmPackages (env SANDBOXD_NPM_REGISTRY)");
+  // Execution history retention (store/history_retention.h); 0 keeps forever.
+  sbx::store::RetentionPolicy retention;
+  retention.days = std::atoll(EnvOr("SANDBOXD_HISTORY_RETENTION_DAYS", "30").c_str());
+  retention.max_rows = std::atoll(EnvOr("SANDBOXD_HISTORY_MAX_ROWS", "0").c_str());
+  app.add_option("--history-retention-days", retention.days,
+                 "Delete finished executions older than this many days, at start and hourly; "
+                 "0 keeps them (env SANDBOXD_HISTORY_RETENTION_DAYS, default 30)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}));
+  app.add_option("--history-max-rows", retention.max_rows,
+                 "Keep at most this many finished executions; 0: no cap "
+                 "(env SANDBOXD_HISTORY_MAX_ROWS)")
+      ->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (retention.days < 0 || retention.max_rows < 0) {
+    std::cerr << "sandboxd: SANDBOXD_HISTORY_RETENTION_DAYS and SANDBOXD_HISTORY_MAX_ROWS must "
+                 "not be negative\n";
+    return 2;
   }
 
   sbx::log::SetComponent("sandboxd");
@@ -115,6 +140,18 @@ int main(int argc, char** argv) {
   if (::geteuid() != 0) {
     std::cerr << "sandboxd: must run as root (it creates namespaces, mounts and cgroups)\n";
     return 1;
+  }
+  // TLS files are checked before anything starts: a bad one refuses the start, naming it.
+  bool want_tls = !tls.cert_file.empty() || !tls.key_file.empty();
+  if (want_tls && (tls.cert_file.empty() || tls.key_file.empty() || listen.empty())) {
+    std::cerr << "sandboxd: TLS needs --tls-cert, --tls-key and --listen HOST:PORT together\n";
+    return 2;
+  }
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
+  if (want_tls) {
+    auto loaded = sbx::api::LoadTlsContext(tls);
+    if (!loaded.ok()) return Fail(loaded.error(), "TLS");
+    tls_context = std::move(*loaded);
   }
 
   // Signals are taken by one thread with sigwait; block them before any thread starts.
@@ -192,6 +229,9 @@ int main(int argc, char** argv) {
   mopts.build = build;
   sbx::sandbox::SandboxManager manager(std::move(mopts), store->get(), std::move(*cgroups));
   if (auto r = manager.Start(); !r.ok()) return Fail(r.error(), "start sandbox manager");
+  // After the manager's start, which marks executions interrupted by a crash as finished.
+  sbx::store::HistoryRetention history_retention(store->get(), retention);
+  history_retention.Start();
 
   sbx::events::DelivererOptions dopts;
   dopts.on_attempt = [metrics](const std::string& type, const std::string& outcome) {
@@ -279,6 +319,10 @@ int main(int argc, char** argv) {
   sbx::api::AuthGate auth_gate(&keys, [&manager] { return manager.templates().rate_limit; });
   auth_gate.Install(router);
   router.AddGroup(std::make_unique<sbx::api::KeyRoutes>(&keys));
+  // POST /v1/sandboxes/{id}/exec and /v1/executions/{id}/...: synchronous, streamed, background.
+  router.AddGroup(sbx::api::MakeExecRoutes(&manager));
+  // POST /v1/sandboxes/{id}/files/batch and /files/archive: tar / tar.gz batches.
+  router.AddGroup(sbx::api::MakeBatchFileRoutes(&manager, aopts));
   router.AddGroup(std::make_unique<sbx::api::MetricsRoutes>(&manager, &sampler, &registry));
   sbx::api::EventServices event_services{store->get(), &bus,       &deliverer,
                                          &runner,      &workflows, &api_stopping};
@@ -301,17 +345,22 @@ int main(int argc, char** argv) {
     std::string host = listen.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     int port = std::atoi(listen.substr(colon + 1).c_str());
-    if (auto r = server.ListenTcp(host, port); !r.ok()) return Fail(r.error(), "listen");
+    std::optional<sbx::api::TlsFiles> tls_opt;
+    if (want_tls) tls_opt = tls;
+    if (auto r = server.ListenTcp(host, port, tls_opt, tls_context); !r.ok())
+      return Fail(r.error(), "listen");
   }
 
-  // SIGHUP reloads templates.json (a bad file is logged and the old one stays); SIGTERM and
-  // SIGINT stop the daemon.
+  // SIGHUP reloads templates.json and the TLS certificate and key (a bad file is logged and
+  // the old one stays); SIGTERM and SIGINT stop the daemon.
   std::thread signals([&] {
     for (;;) {
       int sig = 0;
       sigwait(&sigs, &sig);
       sbx::log::Info("daemon.signal", {{"signal", sig}});
       if (sig != SIGHUP) break;
+      if (auto r = server.ReloadTls(); !r.ok())
+        sbx::log::Error("tls.reload_failed", {{"error", r.error().ToString()}});
       std::string text = sbx::daemon::kEmbeddedTemplates;
       if (!templates_path.empty()) {
         auto read = sbx::ReadFile(templates_path);
@@ -338,10 +387,11 @@ int main(int argc, char** argv) {
     manager.Shutdown();
   });
   sbx::log::Info("daemon.ready", {{"socket", socket_path}, {"state_dir", state_dir},
-                                  {"tcp_port", server.tcp_port()}, {"pid", static_cast<int64_t>(::getpid())}});
+                                  {"tcp_port", server.tcp_port()}, {"tls", server.tls()}, {"pid", static_cast<int64_t>(::getpid())}});
   // A line on stdout that scripts can wait for.
   std::cout << "sandboxd ready socket=" << socket_path;
   if (server.tcp_port()) std::cout << " port=" << server.tcp_port();
+  if (server.tls()) std::cout << " tls=1";
   std::cout << std::endl;
   server.Run();
   stop_events();

@@ -1,8 +1,12 @@
 // Execution and file transfer: the parts of SandboxManager that run while a sandbox serves
-// requests. None of them holds the sandbox's mutex while user code runs.
+// requests. None of them holds the sandbox's mutex while user code runs. Every execution runs
+// on a thread of its own (RunJob), held by the ExecutionRegistry (executions.h); synchronous
+// exec waits for it, streaming and background requests watch it.
 #include <openssl/evp.h>
 
 #include <csignal>
+#include <cstdio>
+#include <thread>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -16,19 +20,11 @@ namespace {
 // 128 KiB on Linux).
 constexpr size_t kMaxCodeArgBytes = 100 << 10;
 
-// Appends to `out` up to `cap` bytes in total; marks `truncated` past that.
-void AppendCapped(std::string& out, std::string_view data, size_t cap, bool& truncated) {
-  if (out.size() >= cap) {
-    truncated = truncated || !data.empty();
-    return;
-  }
-  size_t room = cap - out.size();
-  if (data.size() > room) {
-    out.append(data.substr(0, room));
-    truncated = true;
-  } else {
-    out.append(data);
-  }
+// "2", "0.5": a timeout as the request gave it.
+std::string FormatSeconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
 }
 
 const char* FileExtension(spec::Language l) {
@@ -77,88 +73,182 @@ int SignalFromStatus(std::string_view status) {
 
 Result<ExecOutcome> SandboxManager::Exec(const std::string& id, const spec::ExecRequest& req,
                                          const std::string& request_id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Execution> ex, StartExec(id, req, ExecStdin{}, request_id));
+  return ExecOutcome{ex->info().id, ex->WaitForResult()};
+}
+
+Result<std::shared_ptr<Execution>> SandboxManager::StartExec(const std::string& id,
+                                                             const spec::ExecRequest& req,
+                                                             const ExecStdin& in,
+                                                             const std::string& request_id) {
+  if (in.data && in.data->size() > kMaxStdinBytes)
+    return MakeError(ErrorCode::kResourceExhausted,
+                     "request.stdin: " + std::to_string(in.data->size()) + " bytes; at most " +
+                         std::to_string(kMaxStdinBytes));
   if (req.code.size() <= kMaxCodeArgBytes)
-    return Run(id, spec::InterpreterArgv(req.language, req.code), req,
-               spec::LanguageName(req.language), request_id);
-  // Too long for one argument: a file in the sandbox's /tmp, removed afterwards.
+    return StartJob(id, spec::InterpreterArgv(req.language, req.code), req,
+                    spec::LanguageName(req.language), in, request_id, "");
+  // Too long for one argument: a file in the sandbox's /tmp, removed when it ends.
   std::string path = "/tmp/.sbx-code-" + RandomHex(8) + FileExtension(req.language);
   RETURN_IF_ERROR(WriteFile(id, path, req.code, req.user));
-  auto out = Run(id, spec::InterpreterArgvForFile(req.language, path), req,
-                 spec::LanguageName(req.language), request_id);
-  if (auto live = FindRunning(id); live.ok()) {
-    std::shared_ptr<agentclient::AgentClient> agent;
-    {
-      std::lock_guard<std::mutex> lock((*live)->mu);
-      agent = (*live)->agent;
+  auto ex = StartJob(id, spec::InterpreterArgvForFile(req.language, path), req,
+                     spec::LanguageName(req.language), in, request_id, path);
+  if (!ex.ok()) {
+    if (auto live = FindRunning(id); live.ok()) {
+      std::shared_ptr<agentclient::AgentClient> agent;
+      {
+        std::lock_guard<std::mutex> lock((*live)->mu);
+        agent = (*live)->agent;
+      }
+      if (agent) (void)agent->CallUnary("filesystem.Filesystem/Remove", {{"path", path}}, req.user);
     }
-    if (agent) (void)agent->CallUnary("filesystem.Filesystem/Remove", {{"path", path}}, req.user);
   }
-  return out;
+  return ex;
 }
 
 Result<ExecOutcome> SandboxManager::ExecArgv(const std::string& id, std::vector<std::string> argv,
                                              const spec::ExecRequest& req,
                                              const std::string& request_id) {
   if (argv.empty()) return MakeError(ErrorCode::kInvalidArgument, "argv must not be empty");
-  return Run(id, std::move(argv), req, "argv", request_id);
+  ASSIGN_OR_RETURN(std::shared_ptr<Execution> ex,
+                   StartJob(id, std::move(argv), req, "argv", ExecStdin{}, request_id, ""));
+  return ExecOutcome{ex->info().id, ex->WaitForResult()};
 }
 
-Result<ExecOutcome> SandboxManager::Run(const std::string& id, std::vector<std::string> argv,
-                                        const spec::ExecRequest& req, const std::string& language,
-                                        const std::string& request_id) {
-  ASSIGN_OR_RETURN(std::shared_ptr<Live> live, FindRunning(id));
+struct SandboxManager::ExecJob {
+  std::string request_id;
   std::shared_ptr<agentclient::AgentClient> agent;
+  agentclient::StartOptions opts;
+  double timeout_s = 0;
+  ExecStdin in;
+  std::string code_file;  // removed at the end ("" for none)
+  std::string user;
+};
+
+Result<std::shared_ptr<Execution>> SandboxManager::StartJob(
+    const std::string& id, std::vector<std::string> argv, const spec::ExecRequest& req,
+    const std::string& language, const ExecStdin& in, const std::string& request_id,
+    const std::string& code_file) {
+  if (stopping_) return MakeError(ErrorCode::kUnavailable, "sandboxd is shutting down");
+  ASSIGN_OR_RETURN(std::shared_ptr<Live> live, FindRunning(id));
+  ExecJob job;
   std::string tenant;
   {
     std::lock_guard<std::mutex> lock(live->mu);
-    agent = live->agent;
+    job.agent = live->agent;
     tenant = live->rec.tenant;
   }
-  if (!agent) return MakeError(ErrorCode::kFailedPrecondition, "sandbox '" + id + "' is not running");
+  if (!job.agent)
+    return MakeError(ErrorCode::kFailedPrecondition, "sandbox '" + id + "' is not running");
+  job.request_id = request_id;
+  job.timeout_s = req.timeout_s;
+  job.in = in;
+  job.code_file = code_file;
+  job.user = req.user;
+  job.opts.argv = std::move(argv);
+  job.opts.envs = req.env;
+  job.opts.cwd = req.cwd;
+  job.opts.user = req.user;
+  job.opts.stdin_open = in.data.has_value() || in.keep_open;
+  job.opts.timeout_ms = static_cast<int64_t>(req.timeout_s * 1000);
 
-  ExecOutcome out;
-  out.execution_id = "exec_" + RandomHex(8);
-  if (options_.on_event)
-    options_.on_event("execution_started", id, tenant,
-                      {{"source", "sandbox"}, {"execution_id", out.execution_id},
-                       {"language", language}});
-  spec::ExecResult& res = out.result;
-  int64_t started_ms = NowUnixMs();
-  int64_t t0 = MonotonicNs();
-
-  agentclient::StartOptions opts;
-  opts.argv = std::move(argv);
-  opts.envs = req.env;
-  opts.cwd = req.cwd;
-  opts.user = req.user;
-  opts.stdin_open = false;
-  opts.timeout_ms = static_cast<int64_t>(req.timeout_s * 1000);
-
-  store::ExecutionRecord rec;
-  rec.id = out.execution_id;
-  rec.sandbox_id = id;
-  rec.tenant = tenant;
-  rec.started_at_ms = started_ms;
-  rec.language = language;
+  Execution::Info info;
+  info.id = "exec_" + RandomHex(8);
+  info.sandbox_id = id;
+  info.tenant = tenant;
+  info.language = language;
   if (language == "argv") {
-    for (const std::string& a : opts.argv) rec.code += (rec.code.empty() ? "" : " ") + a;
+    for (const std::string& a : job.opts.argv) info.code += (info.code.empty() ? "" : " ") + a;
   } else {
-    rec.code = req.code;
+    info.code = req.code;
   }
-  if (rec.code.size() > (64 << 10)) rec.code.resize(64 << 10);
+  if (info.code.size() > (64 << 10)) info.code.resize(64 << 10);
+  info.started_at_ms = NowUnixMs();
+  info.stdin_pipe = job.opts.stdin_open;
+  info.stdin_has_data = in.data.has_value();
+  auto ex = std::make_shared<Execution>(info, options_.output_cap_bytes);
+
   // Recorded before it runs, so an execution in flight when the daemon dies leaves a row
   // that the next start marks with what happened.
-  rec.status = "running";
+  store::ExecutionRecord rec = ex->Record();
   if (auto s = store_->InsertExecution(rec); !s.ok())
     log::Error("exec.record_failed", {{"sandbox_id", id}, {"error", s.error().ToString()}});
+  auto started = executions_.Start(ex, [this, ex, job = std::move(job)] { RunJob(ex, job); });
+  if (!started.ok()) {
+    rec.status = spec::ExecStatusName(spec::ExecStatus::kError);
+    rec.finished_at_ms = NowUnixMs();
+    rec.reason = "could not start: " + started.error().ToString();
+    (void)store_->UpdateExecution(rec);
+    return started.error();
+  }
+  log::Info("exec.started", {{"sandbox_id", id}, {"request_id", request_id},
+                             {"execution_id", info.id}, {"language", language}});
+  if (options_.on_event)
+    options_.on_event("execution_started", id, tenant,
+                      {{"source", "sandbox"}, {"execution_id", info.id}, {"language", language}});
+  return ex;
+}
 
+namespace {
+
+// Writes data to a process's stdin in pieces (each one agent call, bounded by its 30 s write
+// deadline). The agent's "process has exited" becomes kFailedPrecondition.
+Result<void> WriteStdin(const Execution::Target& t, std::string_view data,
+                        const std::string& execution_id) {
+  constexpr size_t kPiece = 1 << 20;
+  for (size_t off = 0; off < data.size(); off += kPiece) {
+    auto r = t.agent->SendInput(t.pid, data.substr(off, kPiece));
+    if (!r.ok()) {
+      if (r.error().code == ErrorCode::kNotFound)
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "execution '" + execution_id + "' is not running (it ended)");
+      return r.error();
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
+void SandboxManager::RunJob(const std::shared_ptr<Execution>& ex, const ExecJob& job) {
+  const std::string& id = ex->info().sandbox_id;
+  const std::string& eid = ex->info().id;
+  spec::ExecResult res;
   auto before = cgroups_->Stats(id);
-  size_t cap = options_.output_cap_bytes;
   agentclient::RunCallbacks cb;
-  cb.on_stdout = [&](std::string_view d) { AppendCapped(res.stdout_data, d, cap, res.stdout_truncated); };
-  cb.on_stderr = [&](std::string_view d) { AppendCapped(res.stderr_data, d, cap, res.stderr_truncated); };
-  auto end = agent->Run(opts, cb);
+  cb.on_start = [&](uint32_t pid) {
+    // A kill requested before the pid was known is sent now.
+    if (int sig = ex->Started(job.agent, pid); sig != 0) (void)job.agent->SendSignal(pid, sig);
+  };
+  cb.on_stdout = [&](std::string_view d) { ex->Output(OutputStream::kStdout, d); };
+  cb.on_stderr = [&](std::string_view d) { ex->Output(OutputStream::kStderr, d); };
+  // The request's stdin is written from another thread: the process may write output before
+  // it reads, and this thread must keep reading that output meanwhile.
+  std::thread feeder;
+  if (job.in.data) {
+    auto feed = [&] {
+      auto t = ex->StdinTarget(std::chrono::seconds(30), !job.in.keep_open, true);
+      Result<void> r = t.ok() ? WriteStdin(*t, *job.in.data, eid) : Result<void>(t.error());
+      if (t.ok() && !job.in.keep_open) {
+        auto c = t->agent->CloseStdin(t->pid);
+        if (r.ok() && !c.ok()) r = c.error();
+      }
+      if (!r.ok())
+        log::Warn("exec.stdin_failed", {{"sandbox_id", id}, {"execution_id", eid},
+                                        {"error", r.error().ToString()}});
+      ex->InitialStdinFed();
+    };
+    try {
+      feeder = std::thread(feed);
+    } catch (const std::system_error&) {
+      feed();  // no thread to spare: before Run, so it waits for nothing and writes nothing
+    }
+  }
+  int64_t t0 = MonotonicNs();
+  auto end = job.agent->Run(job.opts, cb);
   res.execution_time = static_cast<double>(MonotonicNs() - t0) / 1e9;
+  ex->Ended();
+  if (feeder.joinable()) feeder.join();
   auto after = cgroups_->Stats(id);
   bool oom_grew = before.ok() && after.ok() && after->oom_kills > before->oom_kills;
 
@@ -168,7 +258,7 @@ Result<ExecOutcome> SandboxManager::Run(const std::string& id, std::vector<std::
       res.status = spec::ExecStatus::kTimeout;
       res.exit_code = -1;
       res.signal = SIGKILL;
-      res.reason = "killed after the " + std::to_string(req.timeout_s) +
+      res.reason = "killed after the " + FormatSeconds(job.timeout_s) +
                    " s timeout, with its whole process tree";
     } else if (e.code == ErrorCode::kInvalidArgument || e.code == ErrorCode::kNotFound ||
                e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kPermissionDenied) {
@@ -181,11 +271,19 @@ Result<ExecOutcome> SandboxManager::Run(const std::string& id, std::vector<std::
     }
   } else {
     res.exit_code = end->exit_code;
+    const int requested = ex->kill_signal();
     if (end->exited) {
       res.status = end->exit_code == 0 ? spec::ExecStatus::kCompleted : spec::ExecStatus::kFailed;
+      if (requested)
+        res.reason = std::string(requested == SIGTERM ? "SIGTERM" : "SIGKILL") +
+                     " was sent by request; the process exited by itself";
     } else {
       res.signal = SignalFromStatus(end->status);
-      if (res.signal == SIGKILL && oom_grew) {
+      if (requested) {
+        res.status = spec::ExecStatus::kKilled;
+        res.reason = std::string("killed by request (") +
+                     (requested == SIGTERM ? "SIGTERM" : "SIGKILL") + ")";
+      } else if (res.signal == SIGKILL && oom_grew) {
         res.status = spec::ExecStatus::kOom;
         res.reason = "killed by the out-of-memory killer at the sandbox's memory limit";
       } else {
@@ -195,15 +293,12 @@ Result<ExecOutcome> SandboxManager::Run(const std::string& id, std::vector<std::
     }
   }
 
+  store::ExecutionRecord rec = ex->Record();  // identity and output
   rec.finished_at_ms = NowUnixMs();
   rec.status = spec::ExecStatusName(res.status);
   rec.exit_code = res.exit_code;
   rec.signal = res.signal;
   rec.duration_s = res.execution_time;
-  rec.stdout_data = res.stdout_data;
-  rec.stderr_data = res.stderr_data;
-  rec.stdout_truncated = res.stdout_truncated;
-  rec.stderr_truncated = res.stderr_truncated;
   if (after.ok()) {
     rec.peak_memory_bytes = after->memory_peak;
     if (before.ok()) rec.cpu_ns = after->cpu_usage_ns - before->cpu_usage_ns;
@@ -211,8 +306,11 @@ Result<ExecOutcome> SandboxManager::Run(const std::string& id, std::vector<std::
   rec.reason = res.reason;
   if (auto s = store_->UpdateExecution(rec); !s.ok())
     log::Error("exec.record_failed", {{"sandbox_id", id}, {"error", s.error().ToString()}});
-  log::Info("exec.finished", {{"sandbox_id", id}, {"request_id", request_id},
-                              {"execution_id", out.execution_id},
+  if (!job.code_file.empty())
+    (void)job.agent->CallUnary("filesystem.Filesystem/Remove", {{"path", job.code_file}},
+                               job.user);
+  log::Info("exec.finished", {{"sandbox_id", id}, {"request_id", job.request_id},
+                              {"execution_id", eid},
                               {"language", rec.language}, {"status", rec.status},
                               {"exit_code", res.exit_code}, {"seconds", res.execution_time}});
   if (options_.on_exec) options_.on_exec(rec.language, rec.status, res.execution_time);
@@ -220,11 +318,59 @@ Result<ExecOutcome> SandboxManager::Run(const std::string& id, std::vector<std::
     options_.on_event(res.status == spec::ExecStatus::kCompleted && res.exit_code == 0
                           ? "execution_complete"
                           : "execution_failed",
-                      id, tenant,
-                      {{"source", "sandbox"}, {"execution_id", out.execution_id},
+                      id, ex->info().tenant,
+                      {{"source", "sandbox"}, {"execution_id", eid},
                        {"language", rec.language}, {"status", rec.status},
                        {"exit_code", res.exit_code}, {"execution_time", res.execution_time}});
-  return out;
+  // Last: the result wakes the watchers (a synchronous exec answers now), after the history
+  // row and the events, as when exec ran on the request's thread.
+  ex->Finish(std::move(res), std::move(rec));
+}
+
+Result<void> SandboxManager::KillExecution(const std::string& execution_id, int sig,
+                                           const std::string& request_id) {
+  std::shared_ptr<Execution> ex = executions_.Find(execution_id);
+  if (!ex) {
+    ASSIGN_OR_RETURN(auto rec, LoadExecution(execution_id));
+    if (!rec)
+      return MakeError(ErrorCode::kNotFound, "execution '" + execution_id + "' does not exist");
+    return MakeError(ErrorCode::kFailedPrecondition, "execution '" + execution_id +
+                                                         "' is not running (status " +
+                                                         rec->status + ")");
+  }
+  ASSIGN_OR_RETURN(Execution::Target target, ex->RequestKill(sig));
+  log::Info("exec.kill", {{"sandbox_id", ex->info().sandbox_id}, {"request_id", request_id},
+                          {"execution_id", execution_id}, {"signal", sig},
+                          {"pid", static_cast<int64_t>(target.pid)}});
+  if (target.agent) {
+    auto r = target.agent->SendSignal(target.pid, sig);
+    // Not found: it ended on its own meanwhile; its result says how.
+    if (!r.ok() && r.error().code != ErrorCode::kNotFound) return r.error();
+  }
+  return Ok();
+}
+
+Result<void> SandboxManager::SendExecutionInput(const std::string& execution_id,
+                                                const std::string& data, bool eof) {
+  if (data.size() > kMaxStdinBytes)
+    return MakeError(ErrorCode::kResourceExhausted,
+                     "input.data: " + std::to_string(data.size()) + " bytes; at most " +
+                         std::to_string(kMaxStdinBytes) + " per request");
+  std::shared_ptr<Execution> ex = executions_.Find(execution_id);
+  if (!ex) {
+    ASSIGN_OR_RETURN(auto rec, LoadExecution(execution_id));
+    if (!rec)
+      return MakeError(ErrorCode::kNotFound, "execution '" + execution_id + "' does not exist");
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "execution '" + execution_id + "' is not running (status " + rec->status + ")");
+  }
+  ASSIGN_OR_RETURN(Execution::Target t, ex->StdinTarget(std::chrono::seconds(10), eof, false));
+  Result<void> r = WriteStdin(t, data, execution_id);
+  if (eof) {
+    auto c = t.agent->CloseStdin(t.pid);
+    if (r.ok() && !c.ok() && c.error().code != ErrorCode::kNotFound) r = c.error();
+  }
+  return r;
 }
 
 Result<FileResult> SandboxManager::WriteFile(const std::string& id, const std::string& path,

@@ -234,6 +234,9 @@ void SandboxManager::Shutdown() {
     if (auto r = Remove(id, "shutdown"); !r.ok())
       log::Error("shutdown.remove_failed", {{"sandbox_id", id}, {"error", r.error().ToString()}});
   }
+  // Removing the sandboxes ended their executions (the agents are gone): their threads only
+  // record the outcome now.
+  executions_.JoinAll();
   if (auto r = cgroups_->RemoveInstance(); !r.ok())
     log::Warn("shutdown.cgroup_instance_left", {{"error", r.error().ToString()}});
   if (auto r = runtime::RemovePrivateMountPoint(options_.state_dir + "/sandboxes"); !r.ok())
@@ -480,12 +483,40 @@ Result<SandboxView> SandboxManager::Stop(const std::string& id, const std::strin
   std::lock_guard<std::mutex> lock(live->mu);
   if (live->rec.state == kStateStopped || live->rec.state == kStateError)
     return SandboxView{live->rec};
-  TearDownLocked(*live);
-  live->rec.state = kStateStopped;
-  live->rec.reason = reason;
-  RETURN_IF_ERROR(store_->UpdateSandbox(live->rec));
+  RETURN_IF_ERROR(StopLocked(*live, reason, request_id));
+  return SandboxView{live->rec};
+}
+
+Result<void> SandboxManager::StopLocked(Live& live, const std::string& reason,
+                                        const std::string& request_id) {
+  TearDownLocked(live);
+  live.rec.state = kStateStopped;
+  live.rec.reason = reason;
+  RETURN_IF_ERROR(store_->UpdateSandbox(live.rec));
   log::Info("sandbox.stopped",
-            {{"sandbox_id", id}, {"request_id", request_id}, {"reason", reason}});
+            {{"sandbox_id", live.rec.id}, {"request_id", request_id}, {"reason", reason}});
+  return Ok();
+}
+
+Result<SandboxView> SandboxManager::SetTimeout(const std::string& id, int64_t seconds,
+                                               const std::string& request_id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Live> live, Find(id));
+  std::lock_guard<std::mutex> lock(live->mu);
+  // The supervisor checks expiry under this lock too, so a sandbox is either extended or
+  // expired, never stopped after its extension was answered.
+  if (live->rec.state != kStateRunning)
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "sandbox '" + id + "' is " + live->rec.state + ", not running" +
+                         (live->rec.reason.empty() ? "" : " (" + live->rec.reason + ")"));
+  store::SandboxRecord updated = live->rec;
+  updated.timeout_s = seconds;
+  updated.expires_at_ms = NowUnixMs() + seconds * 1000;
+  RETURN_IF_ERROR(store_->UpdateSandbox(updated));
+  live->rec = updated;
+  log::Info("sandbox.timeout_set", {{"sandbox_id", id},
+                                    {"request_id", request_id},
+                                    {"timeout_s", seconds},
+                                    {"expires_at", ToRfc3339(updated.expires_at_ms)}});
   return SandboxView{live->rec};
 }
 
@@ -524,7 +555,7 @@ void SandboxManager::Supervise() {
     }
     int64_t now = NowUnixMs();
     for (const auto& live : all) {
-      std::string expire_id;
+      std::string expire_id, expire_tenant;
       {
         std::unique_lock<std::mutex> g(live->mu, std::try_to_lock);
         if (!g.owns_lock() || live->rec.state != kStateRunning || !live->container) continue;
@@ -540,17 +571,20 @@ void SandboxManager::Supervise() {
           log::Error("sandbox.init_exited", {{"sandbox_id", live->rec.id}, {"status", status}});
           continue;
         }
-        if (live->rec.expires_at_ms && now >= live->rec.expires_at_ms) expire_id = live->rec.id;
+        if (live->rec.expires_at_ms && now >= live->rec.expires_at_ms) {
+          // Stopped under the lock the expiry was checked under: a SetTimeout that got the
+          // lock first has moved expires_at, and one that comes later finds it stopped.
+          if (auto u = StopLocked(*live, "timeout: the sandbox lifetime expired", "supervisor");
+              !u.ok())
+            log::Error("sandbox.expire_failed",
+                       {{"sandbox_id", live->rec.id}, {"error", u.error().ToString()}});
+          expire_id = live->rec.id;
+          expire_tenant = live->rec.tenant;
+        }
       }
-      if (!expire_id.empty()) {
-        auto r = Stop(expire_id, "timeout: the sandbox lifetime expired", "supervisor");
-        if (!r.ok())
-          log::Error("sandbox.expire_failed",
-                     {{"sandbox_id", expire_id}, {"error", r.error().ToString()}});
-        else if (options_.on_event)
-          options_.on_event("on_timeout", expire_id, r->record.tenant,
-                            {{"source", "sandbox"}, {"reason", "lifetime expired"}});
-      }
+      if (!expire_id.empty() && options_.on_event)
+        options_.on_event("on_timeout", expire_id, expire_tenant,
+                          {{"source", "sandbox"}, {"reason", "lifetime expired"}});
     }
     lock.lock();
   }

@@ -28,6 +28,7 @@
 #include "common/result.h"
 #include "runtime/cgroup.h"
 #include "runtime/runtime.h"
+#include "sandbox/executions.h"
 #include "spec/spec.h"
 #include "store/store.h"
 #include "templates/builder.h"
@@ -85,6 +86,14 @@ struct ExecOutcome {
   spec::ExecResult result;
 };
 
+// The stdin of an execution: `data` is written once the process starts, then stdin is closed
+// unless keep_open (input then comes from SendExecutionInput). With neither, stdin is
+// /dev/null, so a program that reads it sees end-of-file at once.
+struct ExecStdin {
+  std::optional<std::string> data;
+  bool keep_open = false;
+};
+
 class SandboxManager {
  public:
   SandboxManager(ManagerOptions options, store::Store* store,
@@ -105,8 +114,33 @@ class SandboxManager {
                              const std::string& tenant = "");
   Result<SandboxView> Get(const std::string& id);
   Result<std::vector<SandboxView>> List();
+  // Exec is StartExec and waiting for the end.
   Result<ExecOutcome> Exec(const std::string& id, const spec::ExecRequest& request,
                            const std::string& request_id);
+  // Executions (exec.cc, executions.h): StartExec runs the code on a thread of its own and
+  // returns at once; the Execution streams its output to watchers and keeps it for
+  // re-streaming for a while after the end. Every execution is recorded in history when it
+  // starts (status "running") and when it ends, whoever watches it. It ends by itself, at its
+  // timeout, when killed, or when its sandbox stops.
+  Result<std::shared_ptr<Execution>> StartExec(const std::string& id,
+                                               const spec::ExecRequest& request,
+                                               const ExecStdin& stdin_spec,
+                                               const std::string& request_id);
+  // An execution kept in memory (running, or finished recently), or nullptr.
+  std::shared_ptr<Execution> FindExecution(const std::string& execution_id) {
+    return executions_.Find(execution_id);
+  }
+  // The history row of an execution (nullopt: none).
+  Result<std::optional<store::ExecutionRecord>> LoadExecution(const std::string& execution_id) {
+    return LoadExecutionRecord(store_, execution_id);
+  }
+  // Sends SIGKILL (9) or SIGTERM (15) to a running execution's process group. kNotFound for an
+  // unknown id, kFailedPrecondition when it has finished.
+  Result<void> KillExecution(const std::string& execution_id, int sig,
+                             const std::string& request_id);
+  // Writes `data` to the stdin of a running execution, then closes it when `eof`.
+  Result<void> SendExecutionInput(const std::string& execution_id, const std::string& data,
+                                  bool eof);
   // Runs argv directly (no interpreter), with req's env, cwd, user and timeout; recorded in
   // history with language "argv". Used by the benchmarks and startup commands.
   Result<ExecOutcome> ExecArgv(const std::string& id, std::vector<std::string> argv,
@@ -114,15 +148,28 @@ class SandboxManager {
   Result<SandboxView> Stop(const std::string& id, const std::string& reason,
                            const std::string& request_id);
   Result<void> Remove(const std::string& id, const std::string& request_id);
+  // Sets the remaining lifetime of a running sandbox to `seconds` from now (E2B's
+  // POST /sandboxes/{id}/timeout): `timeout` becomes seconds and `expires_at` now + seconds,
+  // stored, so a restarted daemon keeps it. kFailedPrecondition when not running.
+  Result<SandboxView> SetTimeout(const std::string& id, int64_t seconds,
+                                 const std::string& request_id);
 
   Result<FileResult> WriteFile(const std::string& id, const std::string& path,
                                const std::string& data, const std::string& user);
   Result<std::string> ReadFile(const std::string& id, const std::string& path,
                                const std::string& user);
+  // filesystem.Filesystem/<method> (Stat, ListDir, MakeDir) in a running sandbox as `user`:
+  // the agent's response JSON. Paths are resolved by the agent inside the sandbox. For the
+  // batch file routes (fs_calls.cc).
+  Result<nlohmann::json> FilesystemCall(const std::string& id, const std::string& method,
+                                        const nlohmann::json& body, const std::string& user);
 
   // Most recent executions first; all sandboxes when sandbox_id is empty.
   Result<std::vector<store::ExecutionRecord>> History(const std::string& sandbox_id, int limit) {
     return store_->ListExecutions(sandbox_id, limit);
+  }
+  Result<std::vector<store::ExecutionRecord>> History(const store::ExecutionFilter& filter) {
+    return store_->ListExecutions(filter);
   }
 
   // The templates.json in force. A reference stays valid for the manager's whole life (a
@@ -170,9 +217,16 @@ class SandboxManager {
   Result<std::shared_ptr<Live>> FindRunning(const std::string& id);
   std::string SandboxDir(const std::string& id) const;
   std::string SocketPath(int64_t slot) const;
-  Result<ExecOutcome> Run(const std::string& id, std::vector<std::string> argv,
-                          const spec::ExecRequest& req, const std::string& language,
-                          const std::string& request_id);
+  // exec.cc: starts argv as an execution (the thread runs RunJob).
+  struct ExecJob;
+  Result<std::shared_ptr<Execution>> StartJob(const std::string& id,
+                                              std::vector<std::string> argv,
+                                              const spec::ExecRequest& req,
+                                              const std::string& language,
+                                              const ExecStdin& stdin_spec,
+                                              const std::string& request_id,
+                                              const std::string& code_file);
+  void RunJob(const std::shared_ptr<Execution>& ex, const ExecJob& job);
   Result<void> Launch(Live& live, const spec::Template& tpl, const spec::SandboxSpec& spec);
   // The lower layer of a new sandbox: the host base (with its /usr bind) for "host" templates,
   // else the template's current built version, pinned by a lease stored in `live`.
@@ -188,6 +242,8 @@ class SandboxManager {
   Result<void> Reattach(Live& live);
   // Tears down the running parts (processes, cgroup, mounts, socket) of a sandbox; keeps files.
   void TearDownLocked(Live& live);
+  // Tears down and records the sandbox stopped with `reason`; live.mu held by the caller.
+  Result<void> StopLocked(Live& live, const std::string& reason, const std::string& request_id);
   void Supervise();
   void ReconcileAtStart();
 
@@ -210,6 +266,7 @@ class SandboxManager {
   std::condition_variable supervisor_cv_;
   std::atomic<bool> stopping_{false};
   std::thread supervisor_;
+  ExecutionRegistry executions_;  // joined in Shutdown, after the sandboxes are gone
 };
 
 // sha256 of data, lowercase hex.

@@ -202,15 +202,30 @@ Result<int> Store::MarkInterruptedExecutions(const std::string& reason) {
 
 Result<std::vector<ExecutionRecord>> Store::ListExecutions(const std::string& sandbox_id,
                                                             int limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const char* sql =
+  ExecutionFilter f;
+  f.sandbox_id = sandbox_id;
+  f.limit = limit;
+  return ListExecutions(f);
+}
+
+Result<std::vector<ExecutionRecord>> Store::ListExecutions(const ExecutionFilter& f) {
+  // Only the conditions in use are in the SQL, so SQLite can pick the index that fits
+  // (executions_sandbox, executions_status, or executions_started for the order).
+  std::string sql =
       "SELECT id, sandbox_id, tenant, started_at, finished_at, language, code, status, exit_code,"
       " signal, duration, stdout, stderr, stdout_truncated, stderr_truncated, cpu_ns, peak_memory,"
-      " reason FROM executions WHERE (?1 = '' OR sandbox_id = ?1)"
-      " ORDER BY started_at DESC, rowid DESC LIMIT ?2";
-  Stmt s(db_, sql);
+      " reason FROM executions WHERE 1";
+  if (!f.sandbox_id.empty()) sql += " AND sandbox_id = ?";
+  if (!f.status.empty()) sql += " AND status = ?";
+  if (f.tenant) sql += " AND tenant = ?";
+  sql += " ORDER BY started_at DESC, rowid DESC LIMIT ?";
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, sql.c_str());
   if (!s.ok()) return DbError(db_, "prepare list executions");
-  s.Bind(sandbox_id).Bind(static_cast<int64_t>(limit));
+  if (!f.sandbox_id.empty()) s.Bind(f.sandbox_id);
+  if (!f.status.empty()) s.Bind(f.status);
+  if (f.tenant) s.Bind(*f.tenant);
+  s.Bind(static_cast<int64_t>(f.limit));
   std::vector<ExecutionRecord> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
@@ -237,6 +252,44 @@ Result<std::vector<ExecutionRecord>> Store::ListExecutions(const std::string& sa
   }
   if (rc != SQLITE_DONE) return DbError(db_, "list executions");
   return out;
+}
+
+Result<PruneCounts> Store::PruneExecutions(int64_t started_before_ms, int64_t max_rows) {
+  // Rows of executions that are over (a 'running' row is an execution in flight, or one the
+  // next start marks interrupted: never deleted). Each statement deletes one batch.
+  constexpr int64_t kBatch = 2000;
+  auto run_batches = [this](const char* sql, int64_t arg, const char* what) -> Result<int64_t> {
+    int64_t deleted = 0;
+    for (;;) {
+      std::lock_guard<std::mutex> lock(mu_);
+      Stmt s(db_, sql);
+      if (!s.ok()) return DbError(db_, std::string("prepare ") + what);
+      s.Bind(arg).Bind(kBatch);
+      if (s.Step() != SQLITE_DONE) return DbError(db_, what);
+      int n = sqlite3_changes(db_);
+      deleted += n;
+      if (n < kBatch) return deleted;
+    }
+  };
+  PruneCounts counts;
+  if (started_before_ms > 0) {
+    ASSIGN_OR_RETURN(counts.by_age,
+                     run_batches("DELETE FROM executions WHERE rowid IN (SELECT rowid FROM"
+                                 " executions WHERE started_at < ? AND status != 'running'"
+                                 " LIMIT ?)",
+                                 started_before_ms, "prune executions by age"));
+  }
+  if (max_rows > 0) {
+    // The rows past the newest max_rows finished ones, oldest first, one batch at a time.
+    ASSIGN_OR_RETURN(counts.by_count,
+                     run_batches("DELETE FROM executions WHERE rowid IN (SELECT rowid FROM"
+                                 " (SELECT rowid, started_at FROM executions"
+                                 "  WHERE status != 'running'"
+                                 "  ORDER BY started_at DESC, rowid DESC LIMIT -1 OFFSET ?1)"
+                                 " ORDER BY started_at, rowid LIMIT ?2)",
+                                 max_rows, "prune executions by count"));
+  }
+  return counts;
 }
 
 }  // namespace sbx::store

@@ -58,6 +58,21 @@ struct ExecutionRecord {
   std::string reason;
 };
 
+// Which executions ListExecutions returns: newest first, at most `limit`.
+struct ExecutionFilter {
+  std::string sandbox_id;             // "": every sandbox
+  std::string status;                 // "": every status ("running", "completed", ...)
+  std::optional<std::string> tenant;  // set: only that tenant's ("" is the administrator's)
+  int limit = 50;
+};
+
+// What PruneExecutions deleted.
+struct PruneCounts {
+  int64_t by_age = 0;    // started before the cutoff
+  int64_t by_count = 0;  // beyond the newest max_rows
+  int64_t total() const { return by_age + by_count; }
+};
+
 class Store {
  public:
   // Opens (creating) the database at `path` and applies pending migrations.
@@ -91,6 +106,12 @@ class Store {
   // they were in flight when the previous daemon died). Returns how many.
   Result<int> MarkInterruptedExecutions(const std::string& reason);
   Result<std::vector<ExecutionRecord>> ListExecutions(const std::string& sandbox_id, int limit);
+  Result<std::vector<ExecutionRecord>> ListExecutions(const ExecutionFilter& filter);
+  // History retention: deletes finished executions (never 'running' ones) that started before
+  // started_before_ms (0: no age limit), then those beyond the newest max_rows finished ones
+  // (0: no cap). Deletes in batches, releasing the lock between them, so a large backlog does
+  // not stall the API.
+  Result<PruneCounts> PruneExecutions(int64_t started_before_ms, int64_t max_rows);
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}

@@ -436,3 +436,64 @@ def host_cmdlines():
             except OSError:
                 pass
     return out
+
+
+# ---- leak probes over a whole daemon (test_stress.py; test_leaks.py checks single sandboxes) ----
+
+# Host uid of sandbox uid 0 in slot 0 (src/sandbox/manager.cc kIdBase); slot s adds s * 65536.
+SANDBOX_UID_BASE = 0x10000000
+
+
+def _proc_status(pid):
+    """(ppid, real uid) of a host process, or None when it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            fields = dict(l.split(":", 1) for l in f if ":" in l)
+        return int(fields["PPid"]), int(fields["Uid"].split()[0])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _proc_cgroup_paths(pid):
+    try:
+        with open("/proc/%d/cgroup" % pid) as f:
+            return [l.rstrip("\n").split(":", 2)[-1] for l in f]
+    except OSError:
+        return []
+
+
+def leftover_processes(d):
+    """Host processes sandboxd d should no longer have, as {pid: reason}: descendants of the
+    daemon, processes in a cgroup below the daemon's sandboxd-* directories, and processes in
+    the sandboxes' uid ranges unless another daemon's sandboxd-* cgroup holds them (other
+    daemons, e.g. of parallel test runs, reuse the same slots and so the same uids)."""
+    mine = {os.path.basename(p) for p in d.instance_cgroups}
+    status = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            st = _proc_status(int(p))
+            if st:
+                status[int(p)] = st
+    children = {}
+    for pid, (ppid, _) in status.items():
+        children.setdefault(ppid, []).append(pid)
+    found = {}
+    todo = list(children.get(d.proc.pid, []))
+    while todo:
+        pid = todo.pop()
+        found[pid] = "descendant of sandboxd %d: %s" % (d.proc.pid, host_cmdlines().get(pid, "?"))
+        todo.extend(children.get(pid, []))
+    for pid, (_, uid) in status.items():
+        parts = [x for path in _proc_cgroup_paths(pid) for x in path.split("/")]
+        instances = {x for x in parts if x.startswith("sandboxd-")}
+        if instances & mine and pid != d.proc.pid:
+            found.setdefault(pid, "in cgroups %r" % sorted(instances))
+        elif uid >= SANDBOX_UID_BASE and not instances - mine:
+            found.setdefault(pid, "host uid %d is in the sandboxes' range" % uid)
+    return found
+
+
+def instance_cgroup_children(d):
+    """Directories (sandbox cgroups) left below the daemon's own sandboxd-* directories."""
+    return sorted(os.path.join(top, x) for top in d.instance_cgroups if os.path.isdir(top)
+                  for x in os.listdir(top) if os.path.isdir(os.path.join(top, x)))

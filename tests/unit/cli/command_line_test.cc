@@ -258,6 +258,37 @@ TEST(ResolveConnection, RejectsConflictsAndBadUrls) {
   EXPECT_FALSE(ResolveConnection(ftp, FakeEnv({})).ok());
 }
 
+TEST(ResolveConnection, TlsOptionsGoWithHttpsOnly) {
+  GlobalArgs flags;
+  flags.url = "https://127.0.0.1:8443/";
+  auto env = FakeEnv({{"SBX_CACERT", "/env/ca.pem"}});
+  auto c = ResolveConnection(flags, env);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->endpoint.base_url, "https://127.0.0.1:8443");
+  EXPECT_EQ(c->endpoint.ca_cert, "/env/ca.pem");
+  EXPECT_FALSE(c->endpoint.insecure);
+  flags.cacert = "/flag/ca.pem";
+  flags.insecure = true;
+  c = ResolveConnection(flags, env);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->endpoint.ca_cert, "/flag/ca.pem");
+  EXPECT_TRUE(c->endpoint.insecure);
+
+  // The variable is ignored on the socket; the flags there are a mistake.
+  auto s = ResolveConnection(GlobalArgs{}, env);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->endpoint.ca_cert, "");
+  GlobalArgs plain;
+  plain.url = "http://127.0.0.1:8080";
+  plain.insecure = true;
+  auto bad = ResolveConnection(plain, FakeEnv({}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("--insecure needs an https:// --url"), std::string::npos);
+  GlobalArgs sock;
+  sock.cacert = "/ca.pem";
+  EXPECT_FALSE(ResolveConnection(sock, FakeEnv({})).ok());
+}
+
 TEST(RunCli, NoDaemonIsAnUnavailableErrorAsJson) {
   std::string out, err;
   int code = RunCli({"status", "--socket", "/nonexistent/sandboxd.sock"}, FakeEnv({}), &out, &err);
