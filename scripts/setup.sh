@@ -11,7 +11,7 @@ fi
 PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   libboost-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libssl-dev zlib1g-dev libarchive-dev
-  libseccomp-dev libcap-dev libcli11-dev libcurl4-openssl-dev
+  libseccomp-dev libcap-dev libcli11-dev libcurl4-openssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-yaml
   clang libclang-rt-14-dev

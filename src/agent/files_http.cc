@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "agent/fs_identity.h"
 #include "protocol/gzip.h"
 #include "agent/paths.h"
+#include "protocol/fs_messages.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
 #include "protocol/json_fields.h"
@@ -62,10 +64,14 @@ Result<size_t> ReadFull(int fd, char* buf, size_t n) {
   return got;
 }
 
-// Writes one uploaded file: mkdir -p of the parent, open with O_TRUNC and O_NOFOLLOW.
+// Writes one uploaded file: mkdir -p of the parent, open with O_TRUNC and O_NOFOLLOW. With a
+// mode, the file is created 0600 (its content is never readable by others while it is being
+// written, whatever the final mode) and fchmod'ed on the open descriptor before it is closed,
+// so the mode lands on the file that was written, never on whatever the path names by then.
 class FileSink {
  public:
-  static Result<std::unique_ptr<FileSink>> Open(const std::string& path) {
+  static Result<std::unique_ptr<FileSink>> Open(const std::string& path,
+                                                std::optional<uint32_t> mode) {
     const std::string dir = DirName(path);
     for (size_t at = 1; at <= dir.size(); ++at) {
       if (at != dir.size() && dir[at] != '/') continue;
@@ -75,7 +81,7 @@ class FileSink {
       }
     }
     UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
-                                       O_NOCTTY | O_NONBLOCK, 0644));
+                                       O_NOCTTY | O_NONBLOCK, mode ? 0600 : 0644));
     if (!fd) {
       if (errno == ELOOP) {
         return MakeError(ErrorCode::kInvalidArgument, "'" + path + "' is a symbolic link");
@@ -90,6 +96,7 @@ class FileSink {
     auto sink = std::make_unique<FileSink>();
     sink->fd_ = std::move(fd);
     sink->path_ = path;
+    sink->mode_ = mode;
     return sink;
   }
   Result<void> Write(std::string_view data) {
@@ -102,6 +109,16 @@ class FileSink {
     return Ok();
   }
   Result<void> Close() {
+    // Runs under the user's fs identity: the kernel lets only the file's owner change its mode
+    // (an existing file of another user that this user may write: EPERM, unless it already has
+    // the mode asked for, which is then left alone).
+    if (mode_) {
+      struct stat st {};
+      if (fstat(fd_.get(), &st) != 0) return SysError("fstat " + path_);
+      if ((st.st_mode & 07777) != *mode_ && fchmod(fd_.get(), static_cast<mode_t>(*mode_)) != 0) {
+        return SysError("chmod " + path_);
+      }
+    }
     if (close(fd_.release()) != 0) return SysError("close " + path_);
     return Ok();
   }
@@ -109,6 +126,7 @@ class FileSink {
  private:
   UniqueFd fd_;
   std::string path_;
+  std::optional<uint32_t> mode_;
 };
 
 // Feeds the request body, inflated when gzip-encoded, to `consume`.
@@ -138,6 +156,11 @@ Result<void> PumpBody(const HttpRequest& req, BodyReader& body,
 }
 
 Result<protocol::Json> WriteUpload(const HttpRequest& req, BodyReader& body, const User& user) {
+  // sandboxd's extension: `mode` applies to every file of the upload. Checked before any write.
+  std::optional<uint32_t> mode;
+  if (req.HasQuery("mode")) {
+    ASSIGN_OR_RETURN(mode, protocol::ParsePermissionMode(req.Query("mode")));
+  }
   protocol::Json written = protocol::Json::array();
   auto record = [&](const std::string& path) {
     written.push_back({{"path", path}, {"name", BaseName(path)}, {"type", "file"}});
@@ -161,7 +184,7 @@ Result<protocol::Json> WriteUpload(const HttpRequest& req, BodyReader& body, con
         return MakeError(ErrorCode::kInvalidArgument,
                          "two parts target the same path '" + sink_path + "'");
       }
-      ASSIGN_OR_RETURN(sink, FileSink::Open(sink_path));
+      ASSIGN_OR_RETURN(sink, FileSink::Open(sink_path, mode));
       return Ok();
     };
     cb.on_part_data = [&](std::string_view data) -> Result<void> {
@@ -182,7 +205,7 @@ Result<protocol::Json> WriteUpload(const HttpRequest& req, BodyReader& body, con
       return MakeError(ErrorCode::kInvalidArgument, "a raw upload needs the path query parameter");
     }
     const std::string path = ResolveUserPath(user, req.Query("path"));
-    ASSIGN_OR_RETURN(auto sink, FileSink::Open(path));
+    ASSIGN_OR_RETURN(auto sink, FileSink::Open(path, mode));
     RETURN_IF_ERROR(PumpBody(req, body, [&](std::string_view d) { return sink->Write(d); }));
     RETURN_IF_ERROR(sink->Close());
     record(path);

@@ -4,6 +4,8 @@
 
 #include <poll.h>
 
+#include <cstdio>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -366,10 +368,16 @@ Result<nlohmann::json> AgentClient::List() const {
 }
 
 Result<nlohmann::json> AgentClient::WriteFile(const std::string& path, std::string_view data,
-                                              const std::string& user) const {
+                                              const std::string& user,
+                                              std::optional<uint32_t> mode) const {
   return Guard([&]() -> Result<nlohmann::json> {
-    auto req = MakeRequest(http::verb::post, "/files?path=" + PercentEncode(path) +
-                                                 "&username=" + PercentEncode(user));
+    std::string target = "/files?path=" + PercentEncode(path) + "&username=" + PercentEncode(user);
+    if (mode) {
+      char octal[16];
+      std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(*mode));
+      target += std::string("&mode=") + octal;
+    }
+    auto req = MakeRequest(http::verb::post, target);
     req.set(http::field::content_type, "application/octet-stream");
     req.body() = std::string(data);
     Exchange ex(socket_path_, io_timeout_ms_);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,9 +62,12 @@ class AgentClient {
   Result<void> CloseStdin(uint32_t pid) const;
   // process.Process/List: the raw ListResponse JSON.
   Result<nlohmann::json> List() const;
-  // POST /files?path=...&username=... (octet-stream body). Returns the entry JSON.
+  // POST /files?path=...&username=...[&mode=755] (octet-stream body). Returns the entry JSON.
+  // `mode` (permission bits, 0-0777) is sandboxd's extension of envd: the agent fchmods the
+  // written file; without it the file gets the agent's default (0644 when created).
   Result<nlohmann::json> WriteFile(const std::string& path, std::string_view data,
-                                   const std::string& user) const;
+                                   const std::string& user,
+                                   std::optional<uint32_t> mode = std::nullopt) const;
   // GET /files?path=...&username=...
   Result<std::string> ReadFile(const std::string& path, const std::string& user) const;
   // filesystem.Filesystem/<method> unary call with a JSON body; returns the response JSON.

@@ -13,6 +13,7 @@
 #include "protocol/fs_messages.h"
 #include "protocol/gzip.h"
 #include "spec/spec.h"
+#include "digest/sha256.h"
 
 namespace sbx::api {
 namespace {
@@ -201,7 +202,7 @@ Response BatchFileRoutes::Upload(const std::string& id, const Request& req) {
             ErrorCode::kInvalidArgument,
             "archive member '" + member.name + "' appears twice; each name may appear once"));
       std::string hash =
-          member.type == archive::MemberType::kFile ? sandbox::Sha256Hex(content) : "";
+          member.type == archive::MemberType::kFile ? digest::Sha256Hex(content) : "";
       if (!member.sha256.empty() && member.sha256 != hash)
         return ErrorResponse(
             MakeError(ErrorCode::kInvalidArgument, "archive member '" + member.name +
@@ -255,7 +256,8 @@ Response BatchFileRoutes::Upload(const std::string& id, const Request& req) {
       return Ok();
     });
     if (!data.ok()) return Failure(data.error());
-    auto w = manager_->WriteFile(id, path, content, user);
+    // The member's permission bits (the reader keeps only 0777: set-id bits are dropped).
+    auto w = manager_->WriteFile(id, path, content, user, c.member.mode & 0777u);
     if (!w.ok()) {
       failed = w.error();
       break;
@@ -459,7 +461,7 @@ Response BatchFileRoutes::Download(const std::string& id, const Request& req) {
     m.mode = p.mode;
     m.mtime = p.mtime;
     m.size = static_cast<int64_t>(content->size());
-    m.sha256 = sandbox::Sha256Hex(*content);
+    m.sha256 = digest::Sha256Hex(*content);
     if (auto r = (*writer)->AddFile(m, *content); !r.ok()) return ErrorResponse(r.error());
     ++files;
   }

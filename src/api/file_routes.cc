@@ -6,7 +6,9 @@
 #include <cctype>
 
 #include "api/routes.h"
+#include "protocol/fs_messages.h"
 #include "protocol/gzip.h"
+#include "digest/sha256.h"
 
 namespace sbx::api {
 namespace {
@@ -53,6 +55,12 @@ Response Router::PutFile(const std::string& id, const Request& req) {
   std::string path = req.Query("path");
   if (path.empty())
     return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "query parameter 'path' is required"));
+  std::optional<uint32_t> mode;
+  if (req.query.count("mode")) {
+    auto parsed = protocol::ParsePermissionMode(req.Query("mode"));
+    if (!parsed.ok()) return ErrorResponse(parsed.error());
+    mode = *parsed;
+  }
   if (auto denied = CheckTenant(req, id)) return *denied;
   const size_t limit = options_.max_file_bytes;
   std::string encoding = Lower(req.Header("content-encoding"));
@@ -80,14 +88,14 @@ Response Router::PutFile(const std::string& id, const Request& req) {
                                        "' (send gzip or no encoding)"));
   }
   // Checked before anything is written: a corrupted transfer changes nothing in the sandbox.
-  std::string hash = sandbox::Sha256Hex(content);
+  std::string hash = digest::Sha256Hex(content);
   std::string sent = Lower(req.Header("x-content-sha256"));
   if (!sent.empty() && sent != hash)
     return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
                                    "sha256 mismatch: the client sent " + sent +
                                        ", the received content hashes to " + hash +
                                        "; nothing was written"));
-  auto r = manager_->WriteFile(id, path, content, req.Query("user", "user"));
+  auto r = manager_->WriteFile(id, path, content, req.Query("user", "user"), mode);
   if (!r.ok()) return ErrorResponse(r.error());
   return JsonResponse(200, {{"success", true},
                             {"sandbox_id", id},
@@ -109,7 +117,7 @@ Response Router::GetFile(const std::string& id, const Request& req) {
   Response r;
   r.status = 200;
   r.content_type = "application/octet-stream";
-  r.headers.push_back({"X-Content-SHA256", sandbox::Sha256Hex(*data)});
+  r.headers.push_back({"X-Content-SHA256", digest::Sha256Hex(*data)});
   r.headers.push_back({"X-Content-Size", std::to_string(data->size())});
   if (protocol::AcceptsGzip(req.Header("accept-encoding")) && GzipMayPay(*data)) {
     protocol::Deflater deflater;

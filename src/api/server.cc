@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl.hpp>
@@ -223,7 +225,12 @@ void Server::Impl::ServeRequests(Stream& stream, bool admin, const char* transpo
     log_request();
     beast::error_code wec;
     http::write(stream, out, wec);
-    if (!wec && ec == http::error::body_limit) DrainUnreadBody(stream, options.max_body_bytes);
+    if (!wec && ec == http::error::body_limit) {
+      // Up to what the client announced (bounded), within the drain's 30 s.
+      auto announced = parser.content_length_remaining();
+      DrainUnreadBody(stream, std::min<uint64_t>(announced ? *announced : options.max_body_bytes,
+                                                 uint64_t{1} << 30));
+    }
     if (wec || !out.keep_alive()) break;
   }
 }

@@ -2,7 +2,6 @@
 #include "archive/local_extract.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,29 +10,10 @@
 
 #include "common/unique_fd.h"
 #include "common/util.h"
+#include "digest/sha256.h"
 
 namespace sbx::archive {
 namespace {
-
-struct Md {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  Md() {
-    if (ctx) EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  }
-  ~Md() { EVP_MD_CTX_free(ctx); }
-  std::string Hex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!ctx || EVP_DigestFinal_ex(ctx, md, &len) != 1) return "";
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-      out.push_back(kHex[md[i] >> 4]);
-      out.push_back(kHex[md[i] & 15]);
-    }
-    return out;
-  }
-};
 
 std::string Show(const std::string& dir, std::string_view name) {
   return dir + (dir.empty() || dir.back() == '/' ? "" : "/") + std::string(name);
@@ -99,20 +79,20 @@ Result<ExtractedMember> ExtractFile(TarReader& reader, const Member& m, int pare
     }
   } cleanup{parent_fd, tmp, keep};
 
-  Md md;
+  digest::Sha256 md;
   ExtractedMember out{m.name, MemberType::kFile, 0, ""};
   RETURN_IF_ERROR(reader.ReadData([&](std::string_view chunk) -> Result<void> {
     while (!chunk.empty()) {
       ssize_t n = ::write(fd.get(), chunk.data(), chunk.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return SysError("write " + Show(dir_path, m.name));
-      EVP_DigestUpdate(md.ctx, chunk.data(), static_cast<size_t>(n));
+      md.Update(std::string_view(chunk.data(), static_cast<size_t>(n)));
       chunk.remove_prefix(static_cast<size_t>(n));
       out.size += n;
     }
     return Ok();
   }));
-  out.sha256 = md.Hex();
+  out.sha256 = md.HexDigest();
   if (!m.sha256.empty() && out.sha256 != m.sha256)
     return MakeError(ErrorCode::kInternal,
                      "member '" + m.name + "' is corrupt: the archive says sha256 " + m.sha256 +

@@ -2,7 +2,6 @@
 #include "auth/keys.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "digest/sha256.h"
 
 namespace sbx::auth {
 namespace {
@@ -118,19 +118,7 @@ Result<void> ValidateTenant(std::string_view tenant) {
   return Ok();
 }
 
-std::string HashKey(std::string_view key) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
-}
+std::string HashKey(std::string_view key) { return digest::Sha256Hex(key); }
 
 KeyManager::KeyManager(store::Store* store, Clock clock) : repo_(store), clock_(std::move(clock)) {}
 

@@ -43,7 +43,7 @@ Outcome RunEvents(Client& client, const EventsArgs& args, const ProgressOut& out
     if (!r.ok()) return ErrorOutcome(r.error());
     return SuccessOutcome(*r);
   }
-  std::string pending, data, id;
+  std::string data, id;
   int64_t count = 0, last_id = args.since_id.value_or(0);
   bool enough = false;
   HttpRequest req;
@@ -53,33 +53,26 @@ Outcome RunEvents(Client& client, const EventsArgs& args, const ProgressOut& out
   // Last-Event-ID travels in the target too: the client sends no custom headers.
   if (args.since_id) req.target += std::string(req.target.find('?') == std::string::npos ? "?" : "&") +
                                    "since_id=" + std::to_string(*args.since_id);
-  req.sink = [&](std::string_view chunk) -> Result<void> {
-    pending.append(chunk);
-    size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) {  // end of one event
-        if (!data.empty()) {
-          if (out) out(data + "\n");
-          ++count;
-          if (!id.empty()) last_id = std::strtoll(id.c_str(), nullptr, 10);
-          if (args.max_events > 0 && count >= args.max_events) {
-            enough = true;
-            return MakeError(ErrorCode::kUnavailable, "enough events");
-          }
+  req.sink = client::LineSink([&](std::string_view line) -> Result<void> {
+    if (line.empty()) {  // end of one event
+      if (!data.empty()) {
+        if (out) out(data + "\n");
+        ++count;
+        if (!id.empty()) last_id = std::strtoll(id.c_str(), nullptr, 10);
+        if (args.max_events > 0 && count >= args.max_events) {
+          enough = true;
+          return MakeError(ErrorCode::kUnavailable, "enough events");
         }
-        data.clear();
-        id.clear();
-      } else if (line.rfind("data: ", 0) == 0) {
-        data += line.substr(6);
-      } else if (line.rfind("id: ", 0) == 0) {
-        id = line.substr(4);
       }
+      data.clear();
+      id.clear();
+    } else if (line.rfind("data: ", 0) == 0) {
+      data += line.substr(6);
+    } else if (line.rfind("id: ", 0) == 0) {
+      id = line.substr(4);
     }
     return Ok();
-  };
+  });
   Result<HttpResponse> r = client.Send(req);
   if (!enough) {
     if (!r.ok()) return ErrorOutcome(r.error());

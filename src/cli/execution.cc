@@ -56,39 +56,32 @@ CLI::App* AddExecutionCommand(CLI::App& app, ExecutionArgs& args) {
 
 Result<OJson> ReadExecStream(Client& client, HttpRequest req, const StreamOut& io,
                              std::string* execution_id) {
-  std::string pending;
   std::optional<OJson> result;
-  req.sink = [&](std::string_view chunk) -> Result<void> {
-    pending.append(chunk);
-    size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (line.empty()) continue;
-      OJson ev = OJson::parse(line, nullptr, false);
-      if (ev.is_discarded() || !ev.is_object())
-        return MakeError(ErrorCode::kInternal,
-                         "sandboxd sent a stream line that is not a JSON object: " +
-                             line.substr(0, 200));
-      const std::string type = StringField(ev, "type");
-      if (type == "stdout") {
-        if (io.out) io.out(StringField(ev, "data"));
-      } else if (type == "stderr") {
-        if (io.err) io.err(StringField(ev, "data"));
-      } else if (type == "truncated") {
-        if (io.err)
-          io.err("\n[sbx: the execution's " + StringField(ev, "stream") +
-                 " reached sandboxd's output cap; the rest was dropped]\n");
-      } else if (type == "start") {
-        *execution_id = StringField(ev, "execution_id");
-      } else if (type == "result") {
-        ev.erase("type");
-        result = std::move(ev);
-      }
-      // "keepalive" and types added later: nothing to show.
+  req.sink = client::LineSink([&](std::string_view line) -> Result<void> {
+    if (line.empty()) return Ok();
+    OJson ev = OJson::parse(line, nullptr, false);
+    if (ev.is_discarded() || !ev.is_object())
+      return MakeError(ErrorCode::kInternal,
+                       "sandboxd sent a stream line that is not a JSON object: " +
+                           std::string(line.substr(0, 200)));
+    const std::string type = StringField(ev, "type");
+    if (type == "stdout") {
+      if (io.out) io.out(StringField(ev, "data"));
+    } else if (type == "stderr") {
+      if (io.err) io.err(StringField(ev, "data"));
+    } else if (type == "truncated") {
+      if (io.err)
+        io.err("\n[sbx: the execution's " + StringField(ev, "stream") +
+               " reached sandboxd's output cap; the rest was dropped]\n");
+    } else if (type == "start") {
+      *execution_id = StringField(ev, "execution_id");
+    } else if (type == "result") {
+      ev.erase("type");
+      result = std::move(ev);
     }
+    // "keepalive" and types added later: nothing to show.
     return Ok();
-  };
+  });
   ASSIGN_OR_RETURN(HttpResponse r, client.Send(req));
   if (r.status < 200 || r.status >= 300) return ErrorFromHttp(r.status, r.body);
   if (!result)

@@ -27,7 +27,6 @@ std::string ProgressLine(const nlohmann::json& p) {
 }
 
 Outcome RunBuild(Client& client, const TemplateArgs& args, const ProgressOut& progress) {
-  std::string pending;
   OJson final;
   bool have_final = false;
   HttpRequest req;
@@ -36,23 +35,17 @@ Outcome RunBuild(Client& client, const TemplateArgs& args, const ProgressOut& pr
   req.content_type = "application/json";
   req.body = args.force ? R"({"force": true})" : "{}";
   req.timeout_s = 0;  // builds take minutes; the daemon streams a line at every step
-  req.sink = [&](std::string_view chunk) -> Result<void> {
-    pending.append(chunk);
-    size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      OJson j = OJson::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) continue;
-      if (j.contains("progress")) {
-        if (progress) progress(ProgressLine(nlohmann::json::parse(j["progress"].dump())) + "\n");
-      } else {
-        final = j;
-        have_final = true;
-      }
+  req.sink = client::LineSink([&](std::string_view line) -> Result<void> {
+    OJson j = OJson::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return Ok();
+    if (j.contains("progress")) {
+      if (progress) progress(ProgressLine(nlohmann::json::parse(j["progress"].dump())) + "\n");
+    } else {
+      final = j;
+      have_final = true;
     }
     return Ok();
-  };
+  });
   Result<HttpResponse> r = client.Send(req);
   if (!r.ok()) return ErrorOutcome(r.error());
   if (r->status < 200 || r->status >= 300) return ErrorOutcome(ErrorFromHttp(r->status, r->body));

@@ -43,8 +43,9 @@ CLI::App* AddUploadCommand(CLI::App& app, UploadArgs& args) {
   sub->footer(
       "One regular file goes through the single-file upload; several paths or a directory "
       "travel as one tar.gz batch. Directories are copied recursively under their own name; "
-      "symlinks, devices and pipes inside them are skipped (listed in \"skipped\"). File "
-      "modes are not kept in the sandbox (files 0644, directories 0755).\nPrints {\"success\": "
+      "symlinks, devices and pipes inside them are skipped (listed in \"skipped\"). Files "
+      "keep their permission bits (a script stays executable); directories are created "
+      "0755.\nPrints {\"success\": "
       "true, \"sandbox_id\", \"batch\", \"compressed\", \"count\", \"files\": [{\"name\", "
       "\"path\", \"local_path\", \"size\", \"hash\", \"compressed\", \"stored_size\"}], "
       "\"directories\", \"skipped\", \"transferred_size\"}; each hash (sha256) is checked "

@@ -393,4 +393,21 @@ std::string FilesTarget(std::string_view sandbox_id, std::string_view path, std:
   return t;
 }
 
+Sink LineSink(std::function<Result<void>(std::string_view line)> on_line) {
+  auto pending = std::make_shared<std::string>();
+  return [pending, on_line = std::move(on_line)](std::string_view chunk) -> Result<void> {
+    pending->append(chunk);
+    size_t start = 0, nl;
+    Result<void> r = Ok();
+    while (r.ok() && (nl = pending->find('\n', start)) != std::string::npos) {
+      std::string_view line(pending->data() + start, nl - start);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      r = on_line(line);
+      start = nl + 1;
+    }
+    pending->erase(0, start);
+    return r;
+  };
+}
+
 }  // namespace sbx::client

@@ -50,6 +50,11 @@ using Source = std::function<Result<size_t>(char* buf, size_t cap)>;
 // Receives the body of a 2xx answer as it arrives (other answers are kept in memory).
 using Sink = std::function<Result<void>(std::string_view chunk)>;
 
+// A Sink for line-oriented bodies (NDJSON, server-sent events): hands on_line each complete
+// line without its "\n" or "\r\n" (empty lines too: SSE ends events with them); a partial
+// last line waits for the rest of it. An error from on_line ends the request.
+Sink LineSink(std::function<Result<void>(std::string_view line)> on_line);
+
 struct HttpRequest {
   std::string method = "GET";
   std::string target;        // "/v1/sandboxes?state=running"

@@ -2,11 +2,11 @@
 #include "client/transfer.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "common/scope_exit.h"
 #include "common/unique_fd.h"
@@ -30,35 +30,6 @@ std::string DirName(const std::string& path) {
 }
 
 }  // namespace
-
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (ctx_) EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
-}
-
-Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
-
-void Sha256::Update(std::string_view data) {
-  if (ctx_) EVP_DigestUpdate(ctx_, data.data(), data.size());
-}
-
-std::string Sha256::HexDigest() {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!ctx_ || EVP_DigestFinal_ex(ctx_, md, &len) != 1) return "";
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  Sha256 h;
-  h.Update(data);
-  return h.HexDigest();
-}
 
 Result<void> CheckReadableFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -87,7 +58,11 @@ Result<TransferResult> UploadFile(Client& client, std::string_view sandbox_id,
   int64_t sent = 0;
   HttpRequest req;
   req.method = "PUT";
-  req.target = FilesTarget(sandbox_id, remote, user);
+  // The local permission bits go along (an uploaded script stays executable); set-id and
+  // sticky bits are not sent: sandboxd refuses them.
+  char mode[16];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 0777));
+  req.target = FilesTarget(sandbox_id, remote, user) + "&mode=" + mode;
   req.content_type = "application/octet-stream";
   req.source_size = st.st_size;
   req.timeout_s = TransferTimeout(st.st_size);

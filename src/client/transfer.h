@@ -13,27 +13,13 @@
 
 #include "client/http_client.h"
 #include "common/result.h"
-
-typedef struct evp_md_ctx_st EVP_MD_CTX;
+#include "digest/sha256.h"
 
 namespace sbx::client {
 
-// Incremental SHA-256 (OpenSSL EVP), hex digest.
-class Sha256 {
- public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void Update(std::string_view data);
-  // Lower-case hex; call once.
-  std::string HexDigest();
-
- private:
-  EVP_MD_CTX* ctx_;
-};
-
-std::string Sha256Hex(std::string_view data);
+// SHA-256 hex (src/digest), incremental and whole.
+using digest::Sha256;
+using digest::Sha256Hex;
 
 // A local file that can be uploaded: exists, is a regular file, is readable.
 Result<void> CheckReadableFile(const std::string& path);
@@ -46,7 +32,8 @@ struct TransferResult {
   std::string hash;  // sha256 hex
 };
 
-// PUT /v1/sandboxes/{id}/files?path=remote[&user=root] with the bytes of local.
+// PUT /v1/sandboxes/{id}/files?path=remote[&user=root]&mode=<local permission bits> with the
+// bytes of local.
 Result<TransferResult> UploadFile(Client& client, std::string_view sandbox_id,
                                   const std::string& local, const std::string& remote,
                                   std::string_view user);

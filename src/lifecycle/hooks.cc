@@ -14,6 +14,7 @@
 #include "events/signing.h"
 #include "lifecycle/workflow.h"
 #include "sandbox/manager.h"
+#include "digest/sha256.h"
 
 namespace sbx::lifecycle {
 
@@ -103,7 +104,7 @@ HookOutcome WorkflowService::HandleGithubDelivery(const std::map<std::string, st
 
 HookOutcome WorkflowService::HandleTokenHook(const std::string& token, const std::string& body) {
   if (token.empty()) return Answer(401, "missing hook token");
-  auto found = repo_.FindByTokenHash(sandbox::Sha256Hex(token));
+  auto found = repo_.FindByTokenHash(digest::Sha256Hex(token));
   if (!found.ok()) return Answer(500, found.error().message);
   if (found->empty()) return Answer(401, "unknown hook token");
   json trigger = {{"type", "webhook"}, {"source", "token"}};

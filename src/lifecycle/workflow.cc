@@ -8,6 +8,7 @@
 #include "common/util.h"
 #include "lifecycle/cron.h"
 #include "sandbox/manager.h"
+#include "digest/sha256.h"
 
 namespace sbx::lifecycle {
 
@@ -152,7 +153,7 @@ Result<CreatedWorkflow> WorkflowService::Create(const json& body, const std::str
   wf.record.schedule_cursor_ms = wf.record.created_at_ms;  // no runs for times before creation
   if (wf.trigger.type == "webhook" && wf.trigger.source == "token") {
     out.hook_token = "hook_" + RandomHex(20);
-    wf.record.hook_token_hash = sandbox::Sha256Hex(out.hook_token);
+    wf.record.hook_token_hash = digest::Sha256Hex(out.hook_token);
   }
   RETURN_IF_ERROR(repo_.Insert(wf.record));
   log::Info("workflow_created", {{"workflow", wf.record.name}, {"trigger", wf.trigger.type}});

@@ -31,19 +31,31 @@ const std::vector<std::string>& SandboxStates() {
   return kStates;
 }
 
+// Every route the daemon serves, spelled as in docs/openapi.yaml (tests/integration/
+// test_api_docs.py checks that each documented path gets its own label). The first match wins,
+// so a literal segment ("/v1/webhooks/stats") comes before a parameter at the same place.
 const std::vector<std::string>& DefaultRoutePatterns() {
   static const std::vector<std::string> kPatterns = {
       "/health",
       "/metrics",
+      "/v1/openapi.yaml",
       "/v1/templates",
       "/v1/templates/{name}",
       "/v1/templates/{name}/build",
       "/v1/executions",
+      "/v1/executions/{eid}",
+      "/v1/executions/{eid}/wait",
+      "/v1/executions/{eid}/stream",
+      "/v1/executions/{eid}/input",
+      "/v1/executions/{eid}/kill",
       "/v1/sandboxes",
       "/v1/sandboxes/{id}",
       "/v1/sandboxes/{id}/exec",
       "/v1/sandboxes/{id}/stop",
+      "/v1/sandboxes/{id}/timeout",
       "/v1/sandboxes/{id}/files",
+      "/v1/sandboxes/{id}/files/batch",
+      "/v1/sandboxes/{id}/files/archive",
       "/v1/sandboxes/{id}/metrics",
       "/v1/sandboxes/{id}/metrics/capture",
       "/v1/sandboxes/{id}/metrics/summary",
@@ -51,25 +63,29 @@ const std::vector<std::string>& DefaultRoutePatterns() {
       "/v1/host/metrics/capture",
       "/v1/host/metrics/summary",
       "/v1/stats",
+      "/v1/keys",
+      "/v1/keys/{id}",
+      "/v1/keys/{id}/rotate",
       "/v1/events",
       "/v1/events/stream",
       "/v1/webhooks",
+      "/v1/webhooks/stats",
       "/v1/webhooks/{id}",
-      // E2B control plane (docs/E2B-PROTOCOL.md §2).
-      "/sandboxes",
-      "/sandboxes/{id}",
+      "/v1/webhooks/{id}/deliveries",
+      "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+      "/v1/lifecycles",
+      "/v1/lifecycles/{run_id}",
+      "/v1/workflows",
+      "/v1/workflows/{name}",
+      "/v1/workflows/{name}/run",
+      "/v1/workflows/{name}/runs",
+      "/v1/workflows/{name}/history",
+      "/v1/hooks/github",
+      "/v1/hooks/token",
+      "/v1/hooks/token/{token}",
+      // The E2B control plane route served so far (docs/E2B-PROTOCOL.md §2); the others are
+      // added with the gateway, so that until then they count as "unmatched".
       "/sandboxes/{id}/metrics",
-      "/sandboxes/{id}/connect",
-      "/sandboxes/{id}/fork",
-      "/sandboxes/{id}/pause",
-      "/sandboxes/{id}/resume",
-      "/sandboxes/{id}/snapshots",
-      "/sandboxes/{id}/timeout",
-      "/sandboxes/{id}/network",
-      "/v2/sandboxes",
-      "/v2/sandboxes/{id}/connect",
-      "/snapshots",
-      "/templates/{id}",
   };
   return kPatterns;
 }

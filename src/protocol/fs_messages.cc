@@ -211,4 +211,30 @@ Result<MoveRequest> ParseMoveRequest(const Json& body) {
   return req;
 }
 
+Result<uint32_t> ParsePermissionMode(std::string_view text, std::string_view param) {
+  const std::string name(param);
+  auto bad = [&](const std::string& why) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "query parameter '" + name + "' " + why +
+                         ": give permission bits in octal, 0 to 0777 (e.g. 755 or 0644)");
+  };
+  if (text.empty()) return bad("is empty");
+  // Leading zeros are allowed ("0755", "00644"); more digits than 07777 needs are not.
+  size_t at = 0;
+  while (at + 1 < text.size() && text[at] == '0') ++at;
+  if (text.size() - at > 4) return bad("'" + std::string(text) + "' is too long");
+  uint32_t mode = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7') return bad("'" + std::string(text) + "' is not an octal number");
+    mode = mode * 8 + static_cast<uint32_t>(c - '0');
+  }
+  if (mode & 07000) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "query parameter '" + name + "' " + std::string(text) +
+                         " sets setuid, setgid or sticky bits, which uploads may not set; "
+                         "give permission bits 0 to 0777");
+  }
+  return mode;
+}
+
 }  // namespace sbx::protocol

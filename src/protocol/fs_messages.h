@@ -68,4 +68,10 @@ Result<std::string> ParsePathRequest(const Json& body);
 Result<ListDirRequest> ParseListDirRequest(const Json& body);
 Result<MoveRequest> ParseMoveRequest(const Json& body);
 
+// The `mode` query parameter of a file upload (a sandboxd extension of envd's POST /files):
+// permission bits in octal, "755" or "0755". Only 0-0777: setuid, setgid and sticky are
+// refused, so an upload can never make a set-id program. Errors are kInvalidArgument and name
+// `param`.
+Result<uint32_t> ParsePermissionMode(std::string_view text, std::string_view param = "mode");
+
 }  // namespace sbx::protocol

@@ -2,14 +2,13 @@
 // requests. None of them holds the sandbox's mutex while user code runs. Every execution runs
 // on a thread of its own (RunJob), held by the ExecutionRegistry (executions.h); synchronous
 // exec waits for it, streaming and background requests watch it.
-#include <openssl/evp.h>
-
 #include <csignal>
 #include <cstdio>
 #include <thread>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "digest/sha256.h"
 #include "sandbox/live.h"
 #include "sandbox/manager.h"
 
@@ -38,19 +37,6 @@ const char* FileExtension(spec::Language l) {
 }
 
 }  // namespace
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
-}
 
 int SignalFromStatus(std::string_view status) {
   static const std::pair<const char*, int> kNames[] = {
@@ -374,7 +360,8 @@ Result<void> SandboxManager::SendExecutionInput(const std::string& execution_id,
 }
 
 Result<FileResult> SandboxManager::WriteFile(const std::string& id, const std::string& path,
-                                             const std::string& data, const std::string& user) {
+                                             const std::string& data, const std::string& user,
+                                             std::optional<uint32_t> mode) {
   ASSIGN_OR_RETURN(std::shared_ptr<Live> live, FindRunning(id));
   std::shared_ptr<agentclient::AgentClient> agent;
   {
@@ -382,7 +369,7 @@ Result<FileResult> SandboxManager::WriteFile(const std::string& id, const std::s
     agent = live->agent;
   }
   if (!agent) return MakeError(ErrorCode::kFailedPrecondition, "sandbox '" + id + "' is not running");
-  ASSIGN_OR_RETURN(nlohmann::json entry, agent->WriteFile(path, data, user));
+  ASSIGN_OR_RETURN(nlohmann::json entry, agent->WriteFile(path, data, user, mode));
   FileResult r;
   r.path = path;
   if (entry.is_array() && !entry.empty() && entry[0].contains("path"))
@@ -390,7 +377,7 @@ Result<FileResult> SandboxManager::WriteFile(const std::string& id, const std::s
   else if (entry.is_object() && entry.contains("path"))
     r.path = entry["path"].get<std::string>();
   r.size = static_cast<int64_t>(data.size());
-  r.sha256 = Sha256Hex(data);
+  r.sha256 = digest::Sha256Hex(data);
   return r;
 }
 

@@ -1,8 +1,6 @@
 // ExecLog, Execution, ExecutionRegistry (see executions.h).
 #include "sandbox/executions.h"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 
 #include "common/util.h"
@@ -365,55 +363,6 @@ size_t ExecutionRegistry::size() {
 
 // ------------------------------------------------------------------------------------------
 // The store side
-
-Result<std::optional<store::ExecutionRecord>> LoadExecutionRecord(store::Store* store,
-                                                                  const std::string& id) {
-  // One row by primary key, on the store's connection (Store::WithDb): the store offers lists
-  // only, and this lookup belongs to the executions API.
-  return store->WithDb([&](sqlite3* db) -> Result<std::optional<store::ExecutionRecord>> {
-    const char* sql =
-        "SELECT id, sandbox_id, tenant, started_at, finished_at, language, code, status,"
-        " exit_code, signal, duration, stdout, stderr, stdout_truncated, stderr_truncated,"
-        " cpu_ns, peak_memory, reason FROM executions WHERE id = ?1";
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK)
-      return MakeError(ErrorCode::kInternal,
-                       std::string("sqlite: prepare get execution: ") + sqlite3_errmsg(db));
-    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(st, sqlite3_finalize);
-    sqlite3_bind_text(st, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
-    auto text = [st](int col) {
-      const unsigned char* p = sqlite3_column_text(st, col);
-      int n = sqlite3_column_bytes(st, col);
-      return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n))
-               : std::string();
-    };
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) return std::optional<store::ExecutionRecord>();
-    if (rc != SQLITE_ROW)
-      return MakeError(ErrorCode::kInternal,
-                       std::string("sqlite: get execution: ") + sqlite3_errmsg(db));
-    store::ExecutionRecord r;
-    r.id = text(0);
-    r.sandbox_id = text(1);
-    r.tenant = text(2);
-    r.started_at_ms = sqlite3_column_int64(st, 3);
-    r.finished_at_ms = sqlite3_column_int64(st, 4);
-    r.language = text(5);
-    r.code = text(6);
-    r.status = text(7);
-    r.exit_code = sqlite3_column_int(st, 8);
-    r.signal = sqlite3_column_int(st, 9);
-    r.duration_s = sqlite3_column_double(st, 10);
-    r.stdout_data = text(11);
-    r.stderr_data = text(12);
-    r.stdout_truncated = sqlite3_column_int(st, 13) != 0;
-    r.stderr_truncated = sqlite3_column_int(st, 14) != 0;
-    r.cpu_ns = sqlite3_column_int64(st, 15);
-    r.peak_memory_bytes = sqlite3_column_int64(st, 16);
-    r.reason = text(17);
-    return std::optional<store::ExecutionRecord>(std::move(r));
-  });
-}
 
 spec::ExecResult ResultFromRecord(const store::ExecutionRecord& r) {
   spec::ExecResult res;

@@ -215,9 +215,6 @@ class ExecutionRegistry {
   bool closed_ = false;
 };
 
-// The history row of an execution, from the store (nullopt: none with that id).
-Result<std::optional<store::ExecutionRecord>> LoadExecutionRecord(store::Store* store,
-                                                                  const std::string& id);
 // The ExecResult a finished history row describes.
 spec::ExecResult ResultFromRecord(const store::ExecutionRecord& r);
 

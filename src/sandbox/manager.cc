@@ -256,11 +256,15 @@ Result<std::shared_ptr<SandboxManager::Live>> SandboxManager::Find(const std::st
 Result<std::shared_ptr<SandboxManager::Live>> SandboxManager::FindRunning(const std::string& id) {
   ASSIGN_OR_RETURN(std::shared_ptr<Live> live, Find(id));
   std::lock_guard<std::mutex> lock(live->mu);
-  if (live->rec.state != kStateRunning)
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "sandbox '" + id + "' is " + live->rec.state + ", not running" +
-                         (live->rec.reason.empty() ? "" : " (" + live->rec.reason + ")"));
+  RETURN_IF_ERROR(CheckRunningLocked(*live));
   return live;
+}
+
+Result<void> SandboxManager::CheckRunningLocked(const Live& live) {
+  if (live.rec.state == kStateRunning) return Ok();
+  return MakeError(ErrorCode::kFailedPrecondition,
+                   "sandbox '" + live.rec.id + "' is " + live.rec.state + ", not running" +
+                       (live.rec.reason.empty() ? "" : " (" + live.rec.reason + ")"));
 }
 
 Result<SandboxView> SandboxManager::Create(const spec::SandboxSpec& spec,
@@ -504,10 +508,7 @@ Result<SandboxView> SandboxManager::SetTimeout(const std::string& id, int64_t se
   std::lock_guard<std::mutex> lock(live->mu);
   // The supervisor checks expiry under this lock too, so a sandbox is either extended or
   // expired, never stopped after its extension was answered.
-  if (live->rec.state != kStateRunning)
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "sandbox '" + id + "' is " + live->rec.state + ", not running" +
-                         (live->rec.reason.empty() ? "" : " (" + live->rec.reason + ")"));
+  RETURN_IF_ERROR(CheckRunningLocked(*live));
   store::SandboxRecord updated = live->rec;
   updated.timeout_s = seconds;
   updated.expires_at_ms = NowUnixMs() + seconds * 1000;

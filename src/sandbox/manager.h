@@ -132,7 +132,7 @@ class SandboxManager {
   }
   // The history row of an execution (nullopt: none).
   Result<std::optional<store::ExecutionRecord>> LoadExecution(const std::string& execution_id) {
-    return LoadExecutionRecord(store_, execution_id);
+    return store_->GetExecution(execution_id);
   }
   // Sends SIGKILL (9) or SIGTERM (15) to a running execution's process group. kNotFound for an
   // unknown id, kFailedPrecondition when it has finished.
@@ -154,8 +154,10 @@ class SandboxManager {
   Result<SandboxView> SetTimeout(const std::string& id, int64_t seconds,
                                  const std::string& request_id);
 
+  // `mode`: permission bits (0-0777) the agent gives the file; none: its default (0644).
   Result<FileResult> WriteFile(const std::string& id, const std::string& path,
-                               const std::string& data, const std::string& user);
+                               const std::string& data, const std::string& user,
+                               std::optional<uint32_t> mode = std::nullopt);
   Result<std::string> ReadFile(const std::string& id, const std::string& path,
                                const std::string& user);
   // filesystem.Filesystem/<method> (Stat, ListDir, MakeDir) in a running sandbox as `user`:
@@ -215,6 +217,8 @@ class SandboxManager {
 
   Result<std::shared_ptr<Live>> Find(const std::string& id);
   Result<std::shared_ptr<Live>> FindRunning(const std::string& id);
+  // kFailedPrecondition naming the state and why, unless running; live.mu held.
+  static Result<void> CheckRunningLocked(const Live& live);
   std::string SandboxDir(const std::string& id) const;
   std::string SocketPath(int64_t slot) const;
   // exec.cc: starts argv as an execution (the thread runs RunJob).
@@ -269,8 +273,6 @@ class SandboxManager {
   ExecutionRegistry executions_;  // joined in Shutdown, after the sandboxes are gone
 };
 
-// sha256 of data, lowercase hex.
-std::string Sha256Hex(std::string_view data);
 // Maps a Go ProcessState signal string ("signal: killed") to a signal number, 0 if none.
 int SignalFromStatus(std::string_view status);
 

@@ -215,6 +215,7 @@ Result<std::vector<ExecutionRecord>> Store::ListExecutions(const ExecutionFilter
       "SELECT id, sandbox_id, tenant, started_at, finished_at, language, code, status, exit_code,"
       " signal, duration, stdout, stderr, stdout_truncated, stderr_truncated, cpu_ns, peak_memory,"
       " reason FROM executions WHERE 1";
+  if (!f.id.empty()) sql += " AND id = ?";
   if (!f.sandbox_id.empty()) sql += " AND sandbox_id = ?";
   if (!f.status.empty()) sql += " AND status = ?";
   if (f.tenant) sql += " AND tenant = ?";
@@ -222,6 +223,7 @@ Result<std::vector<ExecutionRecord>> Store::ListExecutions(const ExecutionFilter
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_, sql.c_str());
   if (!s.ok()) return DbError(db_, "prepare list executions");
+  if (!f.id.empty()) s.Bind(f.id);
   if (!f.sandbox_id.empty()) s.Bind(f.sandbox_id);
   if (!f.status.empty()) s.Bind(f.status);
   if (f.tenant) s.Bind(*f.tenant);
@@ -252,6 +254,15 @@ Result<std::vector<ExecutionRecord>> Store::ListExecutions(const ExecutionFilter
   }
   if (rc != SQLITE_DONE) return DbError(db_, "list executions");
   return out;
+}
+
+Result<std::optional<ExecutionRecord>> Store::GetExecution(const std::string& id) {
+  ExecutionFilter f;
+  f.id = id;
+  f.limit = 1;
+  ASSIGN_OR_RETURN(std::vector<ExecutionRecord> rows, ListExecutions(f));
+  if (rows.empty()) return std::optional<ExecutionRecord>();
+  return std::optional<ExecutionRecord>(std::move(rows.front()));
 }
 
 Result<PruneCounts> Store::PruneExecutions(int64_t started_before_ms, int64_t max_rows) {

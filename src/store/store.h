@@ -60,6 +60,7 @@ struct ExecutionRecord {
 
 // Which executions ListExecutions returns: newest first, at most `limit`.
 struct ExecutionFilter {
+  std::string id;                     // set: that execution only
   std::string sandbox_id;             // "": every sandbox
   std::string status;                 // "": every status ("running", "completed", ...)
   std::optional<std::string> tenant;  // set: only that tenant's ("" is the administrator's)
@@ -107,6 +108,7 @@ class Store {
   Result<int> MarkInterruptedExecutions(const std::string& reason);
   Result<std::vector<ExecutionRecord>> ListExecutions(const std::string& sandbox_id, int limit);
   Result<std::vector<ExecutionRecord>> ListExecutions(const ExecutionFilter& filter);
+  Result<std::optional<ExecutionRecord>> GetExecution(const std::string& id);
   // History retention: deletes finished executions (never 'running' ones) that started before
   // started_before_ms (0: no age limit), then those beyond the newest max_rows finished ones
   // (0: no cap). Deletes in batches, releasing the lock between them, so a large backlog does

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "digest/sha256.h"
 #include "spec/spec.h"
 
 namespace sbx::templates {
@@ -25,9 +26,9 @@ std::string DefinitionHash(const spec::Template& t, std::string_view source_fing
 // The first 16 hex digits, used in directory names.
 std::string ShortHash(std::string_view hash);
 
-// sha256 of data, lowercase hex.
-std::string Sha256Hex(std::string_view data);
-// sha256 of a whole file read from offset 0 with pread (the fd's offset is untouched).
-Result<std::string> Sha256OfFd(int fd);
+// sha256 of data, and of a whole file read from offset 0 with pread (the fd's offset is
+// untouched): src/digest's, named here for the builder's files.
+using digest::Sha256Hex;
+using digest::Sha256OfFd;
 
 }  // namespace sbx::templates

@@ -445,11 +445,12 @@ SANDBOX_UID_BASE = 0x10000000
 
 
 def _proc_status(pid):
-    """(ppid, real uid) of a host process, or None when it is gone."""
+    """(ppid, real uid, state letter) of a host process, or None when it is gone."""
     try:
         with open("/proc/%d/status" % pid) as f:
             fields = dict(l.split(":", 1) for l in f if ":" in l)
-        return int(fields["PPid"]), int(fields["Uid"].split()[0])
+        return (int(fields["PPid"]), int(fields["Uid"].split()[0]),
+                fields["State"].strip()[:1])
     except (OSError, KeyError, ValueError):
         return None
 
@@ -475,7 +476,7 @@ def leftover_processes(d):
             if st:
                 status[int(p)] = st
     children = {}
-    for pid, (ppid, _) in status.items():
+    for pid, (ppid, _, _) in status.items():
         children.setdefault(ppid, []).append(pid)
     found = {}
     todo = list(children.get(d.proc.pid, []))
@@ -483,11 +484,15 @@ def leftover_processes(d):
         pid = todo.pop()
         found[pid] = "descendant of sandboxd %d: %s" % (d.proc.pid, host_cmdlines().get(pid, "?"))
         todo.extend(children.get(pid, []))
-    for pid, (_, uid) in status.items():
+    for pid, (ppid, uid, state) in status.items():
         parts = [x for path in _proc_cgroup_paths(pid) for x in path.split("/")]
         instances = {x for x in parts if x.startswith("sandboxd-")}
         if instances & mine and pid != d.proc.pid:
             found.setdefault(pid, "in cgroups %r" % sorted(instances))
+        elif state == "Z" and ppid not in found and ppid != d.proc.pid:
+            # Dead, and not the daemon's to reap: the init of a sandbox adopted after a
+            # `kill -9` of an earlier daemon is PID 1's child, and PID 1 reaps it when it will.
+            continue
         elif uid >= SANDBOX_UID_BASE and not instances - mine:
             found.setdefault(pid, "host uid %d is in the sandboxes' range" % uid)
     return found

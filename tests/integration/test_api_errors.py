@@ -122,6 +122,26 @@ def test_upload_over_the_request_body_limit(serving):
     assert b"request body exceeds %d bytes" % body_limit in body, data[:500]
 
 
+def test_upload_over_the_request_body_limit_sent_whole(serving):
+    """A client that sends the whole oversized body before reading (Python's http.client, the
+    E2B SDKs) still gets the 413: the daemon reads and drops the rest before closing, instead of
+    resetting the connection under the client's feet."""
+    c = serving
+    body_limit = LIMIT + (1 << 20)
+    conn = http.client.HTTPConnection("127.0.0.1", c.d.port, timeout=60)
+    try:
+        conn.request("PUT", files_path(c.sid, "/home/user/huge"), body=b"x" * (3 * body_limit),
+                     headers={"X-API-Key": c.key_a["key"]})
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    assert resp.status == 413, (resp.status, body[:300])
+    assert b"request body exceeds %d bytes" % body_limit in body, body[:300]
+    r = tcp(c, "GET", "/health", key=c.key_a["key"])
+    assert r.status == 200, r
+
+
 # ---- 3. paths outside the sandbox ----
 
 def test_paths_outside_the_sandbox_resolve_inside(serving):

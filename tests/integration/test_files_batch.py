@@ -341,3 +341,93 @@ def test_sbx_upload_and_download_several_files(daemon, sandbox, tmp_path):
     assert rc == 2 and err["success"] is False, err
     rc, err = daemon.sbx("download", sandbox, "/home/user/nope", "--to", str(out))
     assert rc == 2 and err["error_code"] == "not_found", err
+
+
+def modes_inside(d, sid, paths):
+    """{path: "755"} from `stat -c %a` inside the sandbox."""
+    res = d.exec_ok(sid, "stat -c '%a %n' " + " ".join("'%s'" % p for p in paths),
+                    language="bash")
+    return {line.split(" ", 1)[1]: line.split(" ", 1)[0] for line in res["stdout"].splitlines()}
+
+
+def test_batch_upload_keeps_member_modes_and_the_script_runs(daemon, sandbox):
+    def member(name, data, mode):
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), mode
+        return (info, data)
+
+    body = make_tar([member("bin/run.sh", b"#!/bin/sh\necho script ran\n", 0o755),
+                     member("secret.txt", b"s3cret\n", 0o600),
+                     # Set-id bits in an archive are dropped, never applied.
+                     member("suid.sh", b"#!/bin/sh\n", 0o4755)], gz=True)
+    r = upload(daemon, sandbox, body, dir="/home/user/modes")
+    assert r.status == 200 and r.json["count"] == 3, r
+    base = "/home/user/modes/"
+    assert modes_inside(daemon, sandbox, [base + "bin/run.sh", base + "secret.txt",
+                                          base + "suid.sh", base + "bin"]) == {
+        base + "bin/run.sh": "755", base + "secret.txt": "600", base + "suid.sh": "755",
+        base + "bin": "755"}
+    ran = daemon.exec_ok(sandbox, base + "bin/run.sh", language="bash")
+    assert ran["stdout"] == "script ran\n", ran
+    # Back through the archive endpoint with the same modes.
+    members = read_archive(archive(daemon, sandbox, [base + "bin/run.sh", base + "secret.txt"]))
+    assert members["run.sh"][2] == 0o755 and members["secret.txt"][2] == 0o600
+
+
+def test_single_file_put_with_mode(daemon, sandbox):
+    def put(path, data, mode=None):
+        q = "?path=" + urllib.parse.quote(path)
+        if mode is not None:
+            q += "&mode=" + urllib.parse.quote(mode)
+        return daemon.api("PUT", "/v1/sandboxes/%s/files%s" % (sandbox, q), raw=data,
+                          headers={"Content-Type": "application/octet-stream"})
+
+    r = put("/home/user/m/tool.sh", b"#!/bin/sh\necho tool\n", "750")
+    assert r.status == 200, r
+    r = put("/home/user/m/plain.txt", b"plain\n")
+    assert r.status == 200, r
+    r = put("/home/user/m/key", b"k", "0600")
+    assert r.status == 200, r
+    assert modes_inside(daemon, sandbox, ["/home/user/m/tool.sh", "/home/user/m/plain.txt",
+                                          "/home/user/m/key"]) == {
+        "/home/user/m/tool.sh": "750", "/home/user/m/plain.txt": "644", "/home/user/m/key": "600"}
+    assert daemon.exec_ok(sandbox, "/home/user/m/tool.sh", language="bash")["stdout"] == "tool\n"
+    # An existing file takes the new mode.
+    assert put("/home/user/m/tool.sh", b"#!/bin/sh\n", "700").status == 200
+    assert modes_inside(daemon, sandbox, ["/home/user/m/tool.sh"]) == {"/home/user/m/tool.sh": "700"}
+    # Refused with a 400 naming the parameter; nothing is written.
+    for bad, needle in (("4755", "setuid"), ("2755", "setuid"), ("1777", "sticky"),
+                        ("8", "octal"), ("rwx", "octal"), ("", "empty"), ("77777", "too long")):
+        r = put("/home/user/m/refused", b"x", bad)
+        assert r.status == 400, (bad, r)
+        msg = r.json["error"]["message"]
+        assert "'mode'" in msg and needle in msg, (bad, msg)
+    probe = daemon.exec(sandbox, "test -e /home/user/m/refused || echo absent", language="bash")
+    assert probe["stdout"].strip() == "absent", probe
+
+
+def test_sbx_upload_keeps_local_modes(daemon, sandbox, tmp_path):
+    script = tmp_path / "go.sh"
+    script.write_bytes(b"#!/bin/sh\necho uploaded script\n")
+    script.chmod(0o755)
+    j = daemon.sbx_ok("upload", sandbox, str(script), "--to", "/home/user/cli")
+    assert j["batch"] is False, j
+    # A directory of scripts travels as a batch, with each file's mode.
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "a.sh").write_bytes(b"#!/bin/sh\necho a\n")
+    (scripts / "a.sh").chmod(0o755)
+    (scripts / "private").write_bytes(b"p")
+    (scripts / "private").chmod(0o600)
+    k = daemon.sbx_ok("upload", sandbox, str(scripts), "--to", "/home/user/cli")
+    assert k["batch"] is True and k["count"] == 2, k
+    # `sbx cp` goes through the same single-file upload.
+    daemon.sbx_ok("cp", str(script), "%s:/home/user/cli/copied.sh" % sandbox)
+    got = modes_inside(daemon, sandbox, ["/home/user/cli/go.sh", "/home/user/cli/scripts/a.sh",
+                                         "/home/user/cli/scripts/private",
+                                         "/home/user/cli/copied.sh"])
+    assert got == {"/home/user/cli/go.sh": "755", "/home/user/cli/scripts/a.sh": "755",
+                   "/home/user/cli/scripts/private": "600", "/home/user/cli/copied.sh": "755"}, got
+    ran = daemon.exec_ok(sandbox, "/home/user/cli/go.sh && /home/user/cli/scripts/a.sh",
+                         language="bash")
+    assert ran["stdout"] == "uploaded script\na\n", ran

@@ -261,6 +261,75 @@ TEST_F(AgentTest, WriteReadFileRoundTrip) {
   EXPECT_FALSE(client_->WriteFile(agent_.dir() + "/link", "z", "root").ok());
 }
 
+// sandboxd's `mode` extension of POST /files: applied to the written file, validated before
+// anything is written, and only allowed where the user owns the file.
+TEST_F(AgentTest, WriteFileMode) {
+  const std::string d = agent_.dir();
+  auto perm = [](const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 077777u;
+  };
+  ASSERT_TRUE(client_->WriteFile(d + "/run.sh", "#!/bin/sh\necho ran\n", "root", 0755).ok());
+  EXPECT_EQ(perm(d + "/run.sh"), 0755u);
+  Output o;
+  auto end = client_->Run(Opts({d + "/run.sh"}), Capture(&o));
+  ASSERT_TRUE(end.ok()) << end.error().ToString();
+  EXPECT_EQ(o.out, "ran\n");
+  ASSERT_TRUE(client_->WriteFile(d + "/secret", "s", "root", 0600).ok());
+  EXPECT_EQ(perm(d + "/secret"), 0600u);
+  // An existing file takes the new mode; without one it keeps its mode, as in envd.
+  ASSERT_TRUE(client_->WriteFile(d + "/run.sh", "x", "root", 0640).ok());
+  EXPECT_EQ(perm(d + "/run.sh"), 0640u);
+  ASSERT_TRUE(client_->WriteFile(d + "/run.sh", "y", "root").ok());
+  EXPECT_EQ(perm(d + "/run.sh"), 0640u);
+  ASSERT_TRUE(client_->WriteFile(d + "/plain", "p", "root").ok());
+  EXPECT_EQ(perm(d + "/plain"), 0644u & ~[] { mode_t m = umask(0); umask(m); return m; }());
+  ASSERT_TRUE(client_->WriteFile(d + "/none", "n", "root", 0).ok());
+  EXPECT_EQ(perm(d + "/none"), 0u);
+
+  // Refused with a 400 naming the parameter, and nothing is written.
+  for (const char* bad : {"4755", "2755", "1777", "8", "abc", "", "0x1ed", "77777"}) {
+    auto r = RawHttp(agent_.socket_path(),
+                     "POST /files?username=root&path=" + d + "/bad&mode=" + bad +
+                         " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         "Content-Type: application/octet-stream\r\nContent-Length: 1\r\n\r\nx");
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+    EXPECT_NE(r.body.find("'mode'"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(perm(d + "/bad"), 077777u);
+
+  // Multipart: every part gets the mode.
+  const std::string b = "BOUNDARY";
+  std::string body = "--" + b + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" +
+                     d + "/m1\"\r\n\r\n1\r\n--" + b +
+                     "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + d +
+                     "/m2\"\r\n\r\n2\r\n--" + b + "--\r\n";
+  auto r = RawHttp(agent_.socket_path(),
+                   "POST /files?username=root&mode=0711 HTTP/1.1\r\nHost: x\r\n"
+                   "Connection: close\r\nContent-Type: multipart/form-data; boundary=" + b +
+                       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(perm(d + "/m1"), 0711u);
+  EXPECT_EQ(perm(d + "/m2"), 0711u);
+
+  // The chmod runs as the user: nobody may write root's world-writable file but not chmod it.
+  ASSERT_EQ(chmod(d.c_str(), 0711), 0);
+  ASSERT_EQ(mkdir((d + "/shared").c_str(), 0777), 0);
+  ASSERT_EQ(chmod((d + "/shared").c_str(), 0777), 0);
+  ASSERT_TRUE(client_->WriteFile(d + "/shared/f", "root's", "root", 0666).ok());
+  ASSERT_TRUE(client_->WriteFile(d + "/shared/f", "nobody's", "nobody").ok());
+  auto denied = client_->WriteFile(d + "/shared/f", "z", "nobody", 0755);
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(perm(d + "/shared/f"), 0666u);
+  // Asking for the mode it already has is no change, so no error.
+  EXPECT_TRUE(client_->WriteFile(d + "/shared/f", "same", "nobody", 0666).ok());
+  // nobody's own new file takes the mode.
+  ASSERT_TRUE(client_->WriteFile(d + "/shared/g", "g", "nobody", 0700).ok());
+  EXPECT_EQ(perm(d + "/shared/g"), 0700u);
+  ASSERT_EQ(chmod(d.c_str(), 0700), 0);
+}
+
 TEST_F(AgentTest, GetFileGzipWhenItPays) {
   const std::string path = agent_.dir() + "/big.txt";
   ASSERT_TRUE(client_->WriteFile(path, std::string(100000, 'a'), "root").ok());

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "cli/app.h"
+#include "parse_args.h"
 #include "cli/commands.h"
 
 namespace sbx::cli {
@@ -15,17 +16,8 @@ namespace {
 
 using nlohmann::json;
 
-struct Parsed {
-  std::unique_ptr<CommandLine> cl = std::make_unique<CommandLine>();
-  ParseResult result;
-  const ParsedCommand& cmd() const { return cl->command(); }
-};
-
-Parsed ParseArgs(std::vector<std::string> args) {
-  Parsed p;
-  p.result = p.cl->Parse(args);
-  return p;
-}
+using test_support::Parsed;
+using test_support::ParseArgs;
 
 EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](const char* name) -> const char* {

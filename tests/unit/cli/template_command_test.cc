@@ -2,21 +2,13 @@
 #include <gtest/gtest.h>
 
 #include "cli/app.h"
+#include "parse_args.h"
 
 namespace sbx::cli {
 namespace {
 
-struct Parsed {
-  std::unique_ptr<CommandLine> cl = std::make_unique<CommandLine>();
-  ParseResult result;
-  const ParsedCommand& cmd() const { return cl->command(); }
-};
-
-Parsed ParseArgs(std::vector<std::string> args) {
-  Parsed p;
-  p.result = p.cl->Parse(args);
-  return p;
-}
+using test_support::Parsed;
+using test_support::ParseArgs;
 
 TEST(TemplateCommand, Actions) {
   Parsed b = ParseArgs({"template", "build", "python", "--force"});

@@ -184,12 +184,62 @@ TEST(RouteLabelTest, MapsPathsToTemplates) {
   EXPECT_EQ(RouteLabel("/v1/sandboxes/abc/files?path=/x/y"), "/v1/sandboxes/{id}/files");
   EXPECT_EQ(RouteLabel("/v1/sandboxes/abc/metrics?start=1&end=2"), "/v1/sandboxes/{id}/metrics");
   EXPECT_EQ(RouteLabel("/v1/templates/python/build"), "/v1/templates/{name}/build");
-  EXPECT_EQ(RouteLabel("/sandboxes/x/timeout"), "/sandboxes/{id}/timeout");
+  EXPECT_EQ(RouteLabel("/sandboxes/x/metrics"), "/sandboxes/{id}/metrics");
+  EXPECT_EQ(RouteLabel("/sandboxes/x/timeout"), "unmatched");  // E2B gateway: not served yet
   EXPECT_EQ(RouteLabel("/metrics"), "/metrics");
   EXPECT_EQ(RouteLabel("//v1//sandboxes/"), "/v1/sandboxes");
   EXPECT_EQ(RouteLabel("/wp-admin/setup.php"), "unmatched");
   EXPECT_EQ(RouteLabel("/v1/sandboxes/a/b/c/d"), "unmatched");
   EXPECT_EQ(RouteLabel("/x/1", {"/x/{n}"}), "/x/{n}");
+}
+
+// Routes served by the route groups (exec, batch files, keys, events, webhooks, lifecycles,
+// workflows, hooks) each get their own label, and a literal segment is not taken for an id.
+TEST(RouteLabelTest, MapsEveryRouteGroup) {
+  EXPECT_EQ(RouteLabel("/v1/openapi.yaml"), "/v1/openapi.yaml");
+  EXPECT_EQ(RouteLabel("/v1/executions/exec_1"), "/v1/executions/{eid}");
+  for (const char* v : {"wait", "stream", "input", "kill"})
+    EXPECT_EQ(RouteLabel(std::string("/v1/executions/exec_1/") + v),
+              std::string("/v1/executions/{eid}/") + v);
+  EXPECT_EQ(RouteLabel("/v1/sandboxes/s1/timeout"), "/v1/sandboxes/{id}/timeout");
+  EXPECT_EQ(RouteLabel("/v1/sandboxes/s1/files/batch?dir=/tmp"), "/v1/sandboxes/{id}/files/batch");
+  EXPECT_EQ(RouteLabel("/v1/sandboxes/s1/files/archive"), "/v1/sandboxes/{id}/files/archive");
+  EXPECT_EQ(RouteLabel("/v1/keys"), "/v1/keys");
+  EXPECT_EQ(RouteLabel("/v1/keys/key_1/rotate"), "/v1/keys/{id}/rotate");
+  EXPECT_EQ(RouteLabel("/v1/webhooks/stats"), "/v1/webhooks/stats");
+  EXPECT_EQ(RouteLabel("/v1/webhooks/whk_1"), "/v1/webhooks/{id}");
+  EXPECT_EQ(RouteLabel("/v1/webhooks/whk_1/deliveries/7/redeliver"),
+            "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver");
+  EXPECT_EQ(RouteLabel("/v1/lifecycles/run_1"), "/v1/lifecycles/{run_id}");
+  EXPECT_EQ(RouteLabel("/v1/workflows/nightly/run"), "/v1/workflows/{name}/run");
+  EXPECT_EQ(RouteLabel("/v1/workflows/nightly/history"), "/v1/workflows/{name}/history");
+  EXPECT_EQ(RouteLabel("/v1/hooks/github"), "/v1/hooks/github");
+  EXPECT_EQ(RouteLabel("/v1/hooks/token"), "/v1/hooks/token");
+  EXPECT_EQ(RouteLabel("/v1/hooks/token/tok_abc"), "/v1/hooks/token/{token}");
+  EXPECT_EQ(RouteLabel("/v1/hooks/other"), "unmatched");
+  EXPECT_EQ(RouteLabel("/v1/webhooks/whk_1/deliveries/7"), "unmatched");
+}
+
+// No pattern is shadowed by an earlier one (first match wins) and none is listed twice: each
+// pattern, with its parameters filled in, maps back to itself.
+TEST(RouteLabelTest, EveryDefaultPatternMapsToItself) {
+  const auto& patterns = DefaultRoutePatterns();
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    std::string concrete;
+    const std::string& p = patterns[i];
+    for (size_t pos = 0; pos < p.size();) {
+      if (p[pos] == '{') {
+        size_t close = p.find('}', pos);
+        ASSERT_NE(close, std::string::npos) << p;
+        concrete += "v" + std::to_string(i);
+        pos = close + 1;
+      } else {
+        concrete += p[pos++];
+      }
+    }
+    EXPECT_EQ(RouteLabel(concrete), p) << concrete;
+    for (size_t j = 0; j < i; ++j) EXPECT_NE(patterns[j], p) << "listed twice";
+  }
 }
 
 TEST(SandboxdMetricsTest, HelpersFillTheFamilies) {

@@ -76,5 +76,21 @@ TEST(FsRequestTest, ParsesAndValidates) {
   EXPECT_EQ(ParseMoveRequest(Json{{"source", "/a"}, {"destination", "/b"}})->destination, "/b");
 }
 
+TEST(FsRequestTest, PermissionModeIsOctalWithoutSpecialBits) {
+  EXPECT_EQ(ParsePermissionMode("755").value(), 0755u);
+  EXPECT_EQ(ParsePermissionMode("0755").value(), 0755u);
+  EXPECT_EQ(ParsePermissionMode("000644").value(), 0644u);
+  EXPECT_EQ(ParsePermissionMode("0").value(), 0u);
+  EXPECT_EQ(ParsePermissionMode("777").value(), 0777u);
+  for (const char* bad : {"", "8", "75a", "0x1ff", "-1", " 755", "755 ", "0o755", "77777",
+                          "4755", "2755", "1777", "7777"}) {
+    auto r = ParsePermissionMode(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << bad;
+    EXPECT_NE(r.error().message.find("'mode'"), std::string::npos) << r.error().message;
+  }
+  EXPECT_NE(ParsePermissionMode("4755").error().message.find("setuid"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sbx::protocol

@@ -330,7 +330,7 @@ TEST(ExecutionRegistry, ForgetsFinishedOnesPastTheRetentionCountOrBytes) {
   EXPECT_EQ(by_age.Find("exec_a"), nullptr);
 }
 
-TEST(LoadExecutionRecord, FindsARowByIdOnARealStore) {
+TEST(ResultFromRecord, AStoredRowReadsBackAsItsResult) {
   std::string dir = "/tmp/sbx-sandbox-test-" + RandomHex(6);
   std::filesystem::create_directories(dir);
   {
@@ -352,7 +352,7 @@ TEST(LoadExecutionRecord, FindsARowByIdOnARealStore) {
     r.stderr_truncated = true;
     r.reason = "killed by request (SIGKILL)";
     ASSERT_TRUE((*store)->InsertExecution(r).ok());
-    auto got = LoadExecutionRecord(store->get(), "exec_abc");
+    auto got = (*store)->GetExecution("exec_abc");
     ASSERT_TRUE(got.ok()) << got.error().ToString();
     ASSERT_TRUE(got->has_value());
     EXPECT_EQ((*got)->tenant, "acme");
@@ -363,7 +363,7 @@ TEST(LoadExecutionRecord, FindsARowByIdOnARealStore) {
     EXPECT_EQ(res.signal, 9);
     EXPECT_EQ(res.reason, "killed by request (SIGKILL)");
     EXPECT_DOUBLE_EQ(res.execution_time, 2);
-    auto missing = LoadExecutionRecord(store->get(), "exec_none");
+    auto missing = (*store)->GetExecution("exec_none");
     ASSERT_TRUE(missing.ok());
     EXPECT_FALSE(missing->has_value());
   }
