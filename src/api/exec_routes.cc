@@ -40,29 +40,6 @@ json ExecAnswer(const spec::ExecResult& r, const std::string& sandbox_id,
   return j;
 }
 
-// An execution as GET /v1/executions/{eid} shows it (the history list's fields and more).
-json RecordJson(const store::ExecutionRecord& r, bool done) {
-  json j = {{"execution_id", r.id},
-            {"sandbox_id", r.sandbox_id},
-            {"timestamp", ToRfc3339(r.started_at_ms)},
-            {"language", r.language},
-            {"command", r.code},
-            {"status", r.status},
-            {"done", done},
-            {"exit_code", r.exit_code},
-            {"execution_time", r.duration_s},
-            {"stdout", r.stdout_data},
-            {"stderr", r.stderr_data},
-            {"stdout_truncated", r.stdout_truncated},
-            {"stderr_truncated", r.stderr_truncated},
-            {"cpu_time", static_cast<double>(r.cpu_ns) / 1e9},
-            {"peak_memory_bytes", r.peak_memory_bytes}};
-  if (done && r.finished_at_ms) j["finished_at"] = ToRfc3339(r.finished_at_ms);
-  if (r.signal) j["signal"] = r.signal;
-  if (!r.reason.empty()) j["reason"] = r.reason;
-  return j;
-}
-
 // ---- streams ----
 
 enum class Format { kNdjson, kSse };
@@ -261,8 +238,8 @@ class ExecRoutes : public RouteGroup {
   Response Show(const Request& req, const std::string& eid) {
     auto f = Lookup(req, eid);
     if (!f.ok()) return ErrorResponse(f.error());
-    json j = f->live ? RecordJson(f->live->Record(), f->live->done())
-                     : RecordJson(f->rec, f->rec.status != "running");
+    json j = f->live ? ExecutionRecordJson(f->live->Record(), f->live->done())
+                     : ExecutionRecordJson(f->rec, f->rec.status != "running");
     return JsonResponse(200, {{"success", true}, {"execution", j}});
   }
 
@@ -371,6 +348,28 @@ class ExecRoutes : public RouteGroup {
 };
 
 }  // namespace
+
+json ExecutionRecordJson(const store::ExecutionRecord& r, bool done) {
+  json j = {{"execution_id", r.id},
+            {"sandbox_id", r.sandbox_id},
+            {"timestamp", ToRfc3339(r.started_at_ms)},
+            {"language", r.language},
+            {"command", r.code},
+            {"status", r.status},
+            {"done", done},
+            {"exit_code", r.exit_code},
+            {"execution_time", r.duration_s},
+            {"stdout", r.stdout_data},
+            {"stderr", r.stderr_data},
+            {"stdout_truncated", r.stdout_truncated},
+            {"stderr_truncated", r.stderr_truncated},
+            {"cpu_time", static_cast<double>(r.cpu_ns) / 1e9},
+            {"peak_memory_bytes", r.peak_memory_bytes}};
+  if (done && r.finished_at_ms) j["finished_at"] = ToRfc3339(r.finished_at_ms);
+  if (r.signal) j["signal"] = r.signal;
+  if (!r.reason.empty()) j["reason"] = r.reason;
+  return j;
+}
 
 std::unique_ptr<RouteGroup> MakeExecRoutes(sandbox::SandboxManager* manager,
                                            ExecRouteOptions options) {

@@ -36,6 +36,10 @@ struct ExecRouteOptions {
   int kill_wait_ms = 5000;
 };
 
+// An execution as the API shows it (GET /v1/executions and /v1/executions/{eid}): the guide's
+// history fields (timestamp, command, status, exit_code, execution_time, ...) and more.
+nlohmann::json ExecutionRecordJson(const store::ExecutionRecord& r, bool done);
+
 std::unique_ptr<RouteGroup> MakeExecRoutes(sandbox::SandboxManager* manager,
                                            ExecRouteOptions options = {});
 

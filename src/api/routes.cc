@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "api/auth_gate.h"
+#include "api/exec_routes.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -230,14 +231,7 @@ Response Router::Executions(const Request& req) {
   json list = json::array();
   for (const auto& r : *rows) {
     if (!auth::CanAccess(who, r.tenant)) continue;
-    list.push_back({{"execution_id", r.id}, {"sandbox_id", r.sandbox_id},
-                    {"timestamp", ToRfc3339(r.started_at_ms)}, {"language", r.language},
-                    {"command", r.code}, {"status", r.status}, {"exit_code", r.exit_code},
-                    {"execution_time", r.duration_s}, {"stdout", r.stdout_data},
-                    {"stderr", r.stderr_data}, {"stdout_truncated", r.stdout_truncated},
-                    {"stderr_truncated", r.stderr_truncated},
-                    {"cpu_time", static_cast<double>(r.cpu_ns) / 1e9},
-                    {"peak_memory_bytes", r.peak_memory_bytes}});
+    list.push_back(ExecutionRecordJson(r, r.status != "running"));
   }
   return JsonResponse(200, {{"success", true}, {"executions", list}, {"count", list.size()}});
 }
