@@ -144,30 +144,27 @@ long TarReader::Produce(const char* data, size_t n, const void** out) {
   return static_cast<long>(n);
 }
 
+bool TarReader::RefillRaw() {
+  if (!raw_.empty() || raw_eof_) return true;
+  auto n = ReadRaw();
+  if (!n.ok()) {
+    source_error_ = n.error();
+    return false;
+  }
+  if (*n == 0) raw_eof_ = true;
+  return true;
+}
+
 long TarReader::Fill(const void** out) {
   if (!gzip_) {
-    if (raw_.empty() && !raw_eof_) {
-      auto n = ReadRaw();
-      if (!n.ok()) {
-        source_error_ = n.error();
-        return -1;
-      }
-      if (*n == 0) raw_eof_ = true;
-    }
+    if (!RefillRaw()) return -1;
     std::string_view chunk = raw_;
     raw_ = {};
     return chunk.empty() ? 0 : Produce(chunk.data(), chunk.size(), out);
   }
   z_stream& zs = z_->zs;
   for (;;) {
-    if (raw_.empty() && !raw_eof_) {
-      auto n = ReadRaw();
-      if (!n.ok()) {
-        source_error_ = n.error();
-        return -1;
-      }
-      if (*n == 0) raw_eof_ = true;
-    }
+    if (!RefillRaw()) return -1;
     if (raw_.empty()) {
       if (z_->in_member) {
         source_error_ = MakeError(ErrorCode::kInvalidArgument,

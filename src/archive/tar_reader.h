@@ -68,6 +68,9 @@ class TarReader {
   explicit TarReader(const ReadLimits& limits);
   Result<void> Open();
   Result<size_t> ReadRaw();  // refills raw_ from the input; 0 at its end
+  // ReadRaw when raw_ is used up and the input is not at its end; false (source_error_ set)
+  // when reading failed.
+  bool RefillRaw();
   long Produce(const char* data, size_t n, const void** out);
   Error Fail(Error e);
   Error LibarchiveError(const std::string& where);

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <sstream>
 
 #ifndef SBX_VERSION
@@ -27,16 +28,16 @@ constexpr char kFooter[] =
 
 constexpr char kVerbList[] = "create, exec, execution, status, stop, cleanup, cp, templates, template, stats, lifecycle, workflow, webhooks, events, keys, history, extend, upload, download";
 
-// A streamed execution's output goes straight to sbx's stdout and stderr, unbuffered.
-StreamOut TerminalStreams() {
-  auto to = [](FILE* f) {
-    return [f](std::string_view text) {
-      std::fwrite(text.data(), 1, text.size(), f);
-      std::fflush(f);
-    };
+// Writes what a command streams (output, progress, events) to f as it arrives, unbuffered.
+std::function<void(std::string_view)> WriterTo(FILE* f) {
+  return [f](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fflush(f);
   };
-  return StreamOut{to(stdout), to(stderr)};
 }
+
+// A streamed execution's output goes straight to sbx's stdout and stderr.
+StreamOut TerminalStreams() { return StreamOut{WriterTo(stdout), WriterTo(stderr)}; }
 
 }  // namespace
 
@@ -218,15 +219,9 @@ Outcome Dispatch(const ParsedCommand& cmd, Client& client) {
     case Verb::kTemplates:
       return RunTemplates(client);
     case Verb::kTemplate:
-      return RunTemplate(client, cmd.tmpl, [](std::string_view line) {
-        std::fwrite(line.data(), 1, line.size(), stderr);
-        std::fflush(stderr);
-      });
+      return RunTemplate(client, cmd.tmpl, WriterTo(stderr));
     case Verb::kStats:
-      return RunStats(client, cmd.stats, [](std::string_view text) {
-        std::fwrite(text.data(), 1, text.size(), stdout);
-        std::fflush(stdout);
-      });
+      return RunStats(client, cmd.stats, WriterTo(stdout));
     case Verb::kLifecycle:
       return RunLifecycle(client, cmd.lifecycle);
     case Verb::kKeys:
@@ -236,10 +231,7 @@ Outcome Dispatch(const ParsedCommand& cmd, Client& client) {
     case Verb::kWebhooks:
       return RunWebhooks(client, cmd.webhooks);
     case Verb::kEvents:
-      return RunEvents(client, cmd.events, [](std::string_view line) {
-        std::fwrite(line.data(), 1, line.size(), stdout);
-        std::fflush(stdout);
-      });
+      return RunEvents(client, cmd.events, WriterTo(stdout));
     case Verb::kHistory:
       return RunHistory(client, cmd.history);
     case Verb::kExtend:
