@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PACKAGES=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake pkg-config git ca-certificates ccache
   libboost-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libssl-dev zlib1g-dev libarchive-dev
   libseccomp-dev libcap-dev libcli11-dev libcurl4-openssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -4,7 +4,8 @@
 #   1. Release build (programs, unit tests, benchmarks) and its unit tests (ctest);
 #   2. with SBX_SANITIZE_TESTS=1: the AddressSanitizer + UBSan build of the unit tests, run;
 #   3. libFuzzer targets (clang) for a bounded time;
-#   4. integration and end-to-end tests (pytest): the real daemon, real sandboxes, CLI and API.
+#   4. integration and end-to-end tests (pytest): the real daemon, real sandboxes, CLI and API;
+#   5. security tests (pytest, tests/security): attacks from outside and from inside sandboxes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -33,3 +34,6 @@ bash scripts/fuzz.sh "${SBX_FUZZ_SECONDS:-30}"
 
 stamp "integration and end-to-end tests"
 SBX_BIN_DIR="$PWD/build/bin" /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration
+
+stamp "security tests"
+SBX_BIN_DIR="$PWD/build/bin" /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/security
