@@ -117,12 +117,12 @@ int main(int argc, char** argv) {
   // Create and cleanup, back to back (teardown is partly asynchronous in the kernel).
   for (int i = 0; i < runs; ++i) {
     spec.id = "bench_" + std::to_string(i);
-    create.ms.push_back(TimeMs([&] { check(mgr.Create(spec, "bench").ok()); }));
+    create.ms.push_back(TimeMs([&] { check(mgr.Create(spec, "bench", "").ok()); }));
     cleanup.ms.push_back(TimeMs([&] { check(mgr.Remove(spec.id, "bench").ok()); }));
   }
   // Exec in one running sandbox.
   spec.id = "bench_exec";
-  check(mgr.Create(spec, "bench").ok());
+  check(mgr.Create(spec, "bench", "").ok());
   for (int i = 0; i < runs; ++i) {
     exec_true.ms.push_back(TimeMs([&] {
       auto r = mgr.ExecArgv(spec.id, {"/bin/true"}, req, "bench");
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < runs; ++i) {
     spec.id = "bench_one_" + std::to_string(i);
     oneshot.ms.push_back(TimeMs([&] {
-      os_create.ms.push_back(TimeMs([&] { check(mgr.Create(spec, "bench").ok()); }));
+      os_create.ms.push_back(TimeMs([&] { check(mgr.Create(spec, "bench", "").ok()); }));
       os_exec.ms.push_back(TimeMs([&] {
         auto r = mgr.ExecArgv(spec.id, {"/bin/true"}, req, "bench");
         check(r.ok() && r->result.success());

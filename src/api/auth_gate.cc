@@ -159,4 +159,14 @@ CreateAdmission AdmitCreate(auth::ConcurrencyGate* gate, const Request& req,
   return a;
 }
 
+CreateAdmission AdmitCreate(auth::ConcurrencyGate* gate, const Request& req,
+                            sandbox::SandboxManager& manager) {
+  return AdmitCreate(gate, req, [&]() -> int64_t {
+    int64_t running = 0;
+    if (auto all = manager.List(); all.ok())
+      for (const auto& v : *all) running += v.record.tenant == req.tenant && v.record.state == "running";
+    return running;
+  });
+}
+
 }  // namespace sbx::api

@@ -80,5 +80,9 @@ struct CreateAdmission {
 };
 CreateAdmission AdmitCreate(auth::ConcurrencyGate* gate, const Request& req,
                             const std::function<int64_t()>& running_now);
+// AdmitCreate with `running_now` counted from the manager: the request's tenant's sandboxes in
+// state running. Every route that creates a sandbox for a key (sandboxes, lifecycles) uses it.
+CreateAdmission AdmitCreate(auth::ConcurrencyGate* gate, const Request& req,
+                            sandbox::SandboxManager& manager);
 
 }  // namespace sbx::api

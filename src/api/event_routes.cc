@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 
+#include "api/auth_gate.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "events/subscriptions.h"
@@ -388,6 +390,17 @@ class LifecycleRoutes : public RouteGroup {
     lifecycle::RunContext ctx;
     ctx.tenant = req.tenant;
     ctx.request_id = req.request_id;
+    // The run creates a sandbox of the key's tenant: the same caps as POST /v1/sandboxes. The
+    // create slot is held until the run's create step ends.
+    if (s_.manager != nullptr) {
+      CreateAdmission admitted = AdmitCreate(s_.create_gate, req, *s_.manager);
+      if (admitted.refused) return std::move(*admitted.refused);
+      if (admitted.token) {
+        auto slot = std::make_shared<std::optional<auth::ConcurrencyGate::CreateToken>>(
+            std::move(admitted.token));
+        ctx.on_created = [slot] { slot->reset(); };
+      }
+    }
     auto run = s_.runner->Start(*config, ctx);
     if (!run.ok()) return ErrorResponse(run.error());
     json j = RunJson(*run);

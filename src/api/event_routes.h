@@ -34,6 +34,9 @@ struct EventServices {
   lifecycle::WorkflowService* workflows = nullptr;
   const std::atomic<bool>* stopping = nullptr;
   int heartbeat_ms = 5000;  // SSE comment lines, so a gone client is noticed
+  // Admission of a lifecycle's create against the key's caps (docs/auth.md); null: none.
+  auth::ConcurrencyGate* create_gate = nullptr;
+  sandbox::SandboxManager* manager = nullptr;  // counts the tenant's running sandboxes
 };
 
 std::unique_ptr<RouteGroup> MakeEventRoutes(const EventServices& s);

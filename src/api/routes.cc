@@ -67,11 +67,13 @@ Response Router::Dispatch(const Request& req, const std::vector<std::string>& p)
     }
     if (p.size() == 3 && p[1] == "templates") {
       if (m == "GET") return GetTemplate(p[2]);
-      if (m == "DELETE") return RemoveTemplate(p[2]);
+      if (m == "DELETE") return AdminOnly(req) ? RemoveTemplate(p[2]) : TemplateAdminRefused(req);
       return MethodNotAllowed(req);
     }
-    if (p.size() == 4 && p[1] == "templates" && p[3] == "build")
-      return m == "POST" ? BuildTemplate(p[2], req) : MethodNotAllowed(req);
+    if (p.size() == 4 && p[1] == "templates" && p[3] == "build") {
+      if (m != "POST") return MethodNotAllowed(req);
+      return AdminOnly(req) ? BuildTemplate(p[2], req) : TemplateAdminRefused(req);
+    }
     if (p.size() == 2 && p[1] == "executions")
       return m == "GET" ? Executions(req) : MethodNotAllowed(req);
     if (p[1] == "sandboxes") {
@@ -99,6 +101,20 @@ Response Router::Dispatch(const Request& req, const std::vector<std::string>& p)
   return ErrorResponse(MakeError(ErrorCode::kNotFound, "no such endpoint: " + m + " " + req.path));
 }
 
+// Templates are shared by every tenant: building (which runs package managers as root for
+// minutes), rebuilding and removing one are the administrator's (the unix socket), whatever
+// key a TCP request carries. Listing and showing them stay open to every key.
+bool Router::AdminOnly(const Request& req) { return req.admin; }
+
+Response Router::TemplateAdminRefused(const Request& req) {
+  log::Info("auth.admin_only", {{"request_id", req.request_id}, {"key_id", req.key_id},
+                                {"tenant", req.tenant}, {"method", req.method}, {"path", req.path}});
+  return ErrorResponse(MakeError(ErrorCode::kPermissionDenied,
+                                 req.method + " " + req.path +
+                                     ": template administration (build, rebuild, remove) is the "
+                                     "administrator's; use sbx on the daemon's unix socket"));
+}
+
 Response Router::Health() {
   return JsonResponse(200, {{"status", "ok"},
                             {"version", options_.version},
@@ -110,12 +126,7 @@ Response Router::CreateSandbox(const Request& req) {
   if (!body.ok()) return ErrorResponse(body.error());
   auto spec = spec::SandboxSpecFromJson(*body);
   if (!spec.ok()) return ErrorResponse(spec.error());
-  CreateAdmission admitted = AdmitCreate(options_.create_gate, req, [&]() -> int64_t {
-    int64_t running = 0;
-    if (auto all = manager_->List(); all.ok())
-      for (const auto& v : *all) running += v.record.tenant == req.tenant && v.record.state == "running";
-    return running;
-  });
+  CreateAdmission admitted = AdmitCreate(options_.create_gate, req, *manager_);
   if (admitted.refused) return std::move(*admitted.refused);
   auto view = manager_->Create(*spec, req.request_id, req.admin ? "" : req.tenant);
   if (!view.ok()) return ErrorResponse(view.error());

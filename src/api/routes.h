@@ -54,6 +54,8 @@ class Router {
 
  private:
   Response Health();
+  static bool AdminOnly(const Request& req);
+  static Response TemplateAdminRefused(const Request& req);
   Response Templates();
   // template_routes.cc
   Response GetTemplate(const std::string& name);

@@ -326,6 +326,8 @@ int main(int argc, char** argv) {
   router.AddGroup(std::make_unique<sbx::api::MetricsRoutes>(&manager, &sampler, &registry));
   sbx::api::EventServices event_services{store->get(), &bus,       &deliverer,
                                          &runner,      &workflows, &api_stopping};
+  event_services.create_gate = &create_gate;
+  event_services.manager = &manager;
   router.AddGroup(sbx::api::MakeEventRoutes(event_services));
   router.AddGroup(sbx::api::MakeWebhookRoutes(event_services));
   router.AddGroup(sbx::api::MakeLifecycleRoutes(event_services));

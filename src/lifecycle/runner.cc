@@ -185,7 +185,8 @@ store::LifecycleRunRecord LifecycleRunner::Execute(store::LifecycleRunRecord rec
     spec.timeout_s = config.timeout_s;
     spec.metadata = {{"lifecycle_run", rec.id}};
     if (!ctx.workflow_name.empty()) spec.metadata["workflow"] = ctx.workflow_name;
-    auto sb = manager_->Create(spec, ctx.request_id);
+    auto sb = manager_->Create(spec, ctx.request_id, ctx.tenant);
+    if (ctx.on_created) ctx.on_created();
     if (!sb.ok()) {
       rec.error = "create sandbox: " + sb.error().ToString();
       return;

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +53,9 @@ struct RunContext {
   nlohmann::json trigger = {{"type", "manual"}};
   bool remove_sandbox = false;  // remove the sandbox at the end whatever the outcome
   std::string request_id;
+  // Called once the run's sandbox is created (or its create failed): releases the starter's
+  // create slot (docs/auth.md, "Concurrency caps"). May be empty.
+  std::function<void()> on_created;
 };
 
 // The API's view of a run: id, sandbox_id, workflow_id, state, error, sandbox_removed,

@@ -109,9 +109,11 @@ class SandboxManager {
   // Removes every sandbox (processes, mounts, cgroups, directories) and stops the supervisor.
   void Shutdown();
 
-  // `tenant`: whose sandbox it is (the API key's tenant; "" for the administrator).
+  // `tenant`: whose sandbox it is (the API key's tenant; "" for the administrator). Required of
+  // every caller, so that no path (a lifecycle, a workflow) can create a sandbox that its
+  // tenant cannot see and that escapes the tenant's caps.
   Result<SandboxView> Create(const spec::SandboxSpec& spec, const std::string& request_id,
-                             const std::string& tenant = "");
+                             const std::string& tenant);
   Result<SandboxView> Get(const std::string& id);
   Result<std::vector<SandboxView>> List();
   // Exec is StartExec and waiting for the end.
