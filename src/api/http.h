@@ -27,6 +27,7 @@ struct Request {
   // the administrator (unix socket), who sees every tenant's.
   std::string tenant;
   std::string key_id;
+  bool admitted = false;  // set by Router::Admit once the gate let the request through
 
   std::string Header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

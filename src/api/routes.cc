@@ -36,21 +36,26 @@ Result<json> ParseBody(const Request& req, bool allow_empty) {
 
 }  // namespace
 
-Response Router::Handle(const Request& original) {
-  Request gated;
-  const Request* r = &original;
+std::optional<Response> Router::Admit(Request& req) {
   if (gate_) {
-    gated = original;
-    if (auto denied = gate_(gated)) return *denied;
-    r = &gated;
+    if (auto denied = gate_(req)) return denied;
   }
-  std::vector<std::string> parts = SplitPath(r->path);
+  req.admitted = true;
+  return std::nullopt;
+}
+
+Response Router::Handle(const Request& req) {
+  if (!req.admitted) {
+    log::Error("api.request_not_admitted", {{"request_id", req.request_id}, {"path", req.path}});
+    return ErrorResponse(MakeError(ErrorCode::kInternal, "request reached a route without the gate"));
+  }
+  std::vector<std::string> parts = SplitPath(req.path);
   std::optional<Response> resp;
   for (const auto& group : groups_) {
-    if ((resp = group->Handle(*r, parts))) break;
+    if ((resp = group->Handle(req, parts))) break;
   }
-  if (!resp) resp = Dispatch(*r, parts);
-  if (response_hook_) response_hook_(*r, *resp);
+  if (!resp) resp = Dispatch(req, parts);
+  if (response_hook_) response_hook_(req, *resp);
   return std::move(*resp);
 }
 

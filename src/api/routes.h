@@ -44,7 +44,14 @@ class Router {
   Router(sandbox::SandboxManager* manager, ApiOptions options)
       : manager_(manager), options_(options) {}
   // Thread safety: may be called concurrently. AddGroup and SetGate only before serving.
-  Response Handle(const Request& request);
+  //
+  // Runs the gate on a request of which only the header has arrived (the server calls it
+  // before reading any byte of the body): fills req.tenant / req.key_id and marks it admitted,
+  // or returns the refusal (401, 429) to send instead.
+  std::optional<Response> Admit(Request& req);
+  // Routes a request that Admit let through (any other is a 500: a request never reaches a
+  // route past the gate).
+  Response Handle(const Request& req);
   const ApiOptions& options() const { return options_; }
   void AddGroup(std::unique_ptr<RouteGroup> group) { groups_.push_back(std::move(group)); }
   void SetGate(RequestGate gate) { gate_ = std::move(gate); }

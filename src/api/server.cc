@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sstream>
+#include <type_traits>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -15,6 +17,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "api/request_loop.h"
 #include "api/timed_socket.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -36,57 +39,51 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::condition_variable cv;
-  std::set<int> open_fds;  // native handles of open connections, to shut down on Stop
-  size_t active = 0;
+  size_t threads = 0;  // connection threads alive, evicted ones included; guarded by mu
 
+  std::unique_ptr<ConnectionPool> unix_pool;
+  std::unique_ptr<ConnectionPool> tcp_pool;
+  std::unique_ptr<RequestSlots> slots;
+  std::unique_ptr<ByteBudget> budget;
   RequestObserver observer;
 
   std::optional<TlsFiles> tls_files;  // set once by ListenTcp
   std::mutex tls_mu;
   std::shared_ptr<ssl::context> tls_ctx;  // guarded by tls_mu; replaced by ReloadTls
 
-  // The request loop of every connection, whatever the stream (TimedSocket or TLS over it).
-  template <typename Stream>
-  void ServeRequests(Stream& stream, bool admin, const char* transport);
-  // Sends a streamed response (chunked); false when the connection must close.
-  template <typename Stream>
-  bool WriteStreamed(Stream& stream, const Request& req, const Response& resp);
-  void ServeConnection(asio::local::stream_protocol::socket socket);
-  void ServeConnection(tcp::socket socket);
-  void ServeTls(TimedSocket<tcp::socket> timed, const std::shared_ptr<ssl::context>& ctx);
+  ServerContext Context(bool tcp) {
+    ServerContext c;
+    c.router = router;
+    c.options = &options;
+    c.budget = budget.get();
+    c.slots = tcp ? slots.get() : nullptr;
+    c.stopping = &stopping;
+    c.observer = &observer;
+    return c;
+  }
+  void ServeUnix(TimedSocket<asio::local::stream_protocol::socket>& timed, ConnectionInfo& conn);
+  void ServeTcp(TimedSocket<tcp::socket>& timed, ConnectionInfo& conn);
+  void ServeTls(TimedSocket<tcp::socket>& timed, ConnectionInfo& conn,
+                const std::shared_ptr<ssl::context>& ctx);
   template <typename Acceptor>
-  void AcceptLoop(Acceptor& acceptor);
+  void AcceptLoop(Acceptor& acceptor, ConnectionPool& pool);
   int io_timeout_ms() const { return options.idle_timeout_s * 1000; }
 };
 
 namespace {
-
-http::response<http::string_body> ToMessage(Response&& resp, const std::string& request_id,
-                                             bool keep_alive) {
-  http::response<http::string_body> out;
-  out.version(11);
-  out.result(static_cast<unsigned>(resp.status));
-  out.set(http::field::server, "sandboxd");
-  out.set(http::field::content_type, resp.content_type);
-  out.set("X-Request-Id", request_id);
-  for (const auto& [k, v] : resp.headers) out.set(k, v);
-  out.keep_alive(keep_alive);
-  out.body() = std::move(resp.body);
-  out.prepare_payload();
-  return out;
-}
-
-// A failure of the connection itself (timeout, reset, TLS alert), not of the request's
-// syntax: there is nobody to answer.
-bool IsTransportError(const beast::error_code& ec) {
-  return ec.category() != http::make_error_code(http::error::end_of_stream).category();
-}
 
 std::string PeerOf(tcp::socket& socket) {
   beast::error_code ec;
   auto ep = socket.remote_endpoint(ec);
   return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
+
+std::string PeerKeyOf(tcp::socket& socket) {
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  return ec ? std::string("?") : PeerKey(ep.address());
+}
+std::string PeerKeyOf(asio::local::stream_protocol::socket&) { return "unix"; }
 
 // On a TLS port, the first byte of a TLS client is a record type (0x16 for a handshake); an
 // upper-case letter is the start of an HTTP method: someone used http:// for an https:// URL.
@@ -104,10 +101,11 @@ bool StartsWithPlainHttp(TimedSocket<tcp::socket>& timed, beast::error_code& ec)
 void AnswerPlainHttpOnTlsPort(TimedSocket<tcp::socket>& timed, const std::string& peer) {
   std::string request_id = "req_" + RandomHex(6);
   log::Info("http.plain_http_on_tls_port", {{"request_id", request_id}, {"peer", peer}});
-  auto msg = ToMessage(ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
-                                               "this port serves HTTPS only: use an https:// "
-                                               "URL (and the CA that signed its certificate)")),
-                       request_id, false);
+  auto msg = request_loop::ToMessage(
+      ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
+                              "this port serves HTTPS only: use an https:// "
+                              "URL (and the CA that signed its certificate)")),
+      request_id, false);
   beast::error_code ec;
   timed.SetDeadline(MonotonicNs() + 2'000'000'000LL);
   http::write(timed, msg, ec);
@@ -121,170 +119,80 @@ void AnswerPlainHttpOnTlsPort(TimedSocket<tcp::socket>& timed, const std::string
   }
 }
 
-// The timed socket under a stream (itself, or the transport of a TLS stream).
-template <typename S>
-TimedSocket<S>& TimedLayer(TimedSocket<S>& s) {
-  return s;
-}
-template <typename S>
-TimedSocket<S>& TimedLayer(ssl::stream<TimedSocket<S>>& s) {
-  return s.next_layer();
-}
-
-// After an answer to a request whose body was not read (413): reads and drops the rest of what
-// the client sends (bounded in bytes and time) before the connection closes. A client that
-// writes the whole body before reading (Python's http.client, the E2B SDKs) would otherwise see
-// the close as a reset and lose the 413.
-template <typename Stream>
-void DrainUnreadBody(Stream& stream, size_t max_bytes) {
-  auto& timed = TimedLayer(stream);
-  timed.SetDeadline(MonotonicNs() + 30'000'000'000LL);
-  beast::error_code ec;
-  char buf[64 << 10];
-  for (size_t total = 0; total < max_bytes;) {
-    size_t n = stream.read_some(asio::buffer(buf), ec);
-    if (ec) break;
-    total += n;
-  }
-  timed.SetDeadline(0);
+// A connection the pool refused (every slot serves a request): one short answer, never waited
+// for (the socket's send buffer is empty), then the close.
+template <typename Socket>
+void RefuseConnection(Socket& socket, const char* transport, size_t max) {
+  log::Warn("http.too_many_connections", {{"transport", transport},
+                                          {"max", static_cast<int64_t>(max)}});
+  auto msg = request_loop::ToMessage(
+      ErrorResponse(MakeError(ErrorCode::kUnavailable,
+                              "all " + std::to_string(max) + " connections of the " + transport +
+                                  " listener are serving requests; retry shortly")),
+      "req_" + RandomHex(6), false);
+  msg.set("Retry-After", "1");
+  std::ostringstream out;
+  out << msg;
+  std::string bytes = out.str();
+  ssize_t ignored = ::send(socket.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void)ignored;
 }
 
 }  // namespace
 
-template <typename Stream>
-void Server::Impl::ServeRequests(Stream& stream, bool admin, const char* transport) {
-  beast::flat_buffer buffer;
-  for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(options.max_body_bytes);
-    parser.header_limit(64 << 10);
-    beast::error_code ec;
-    http::read(stream, buffer, parser, ec);
-    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated ||
-        stopping)
-      break;
-    if (ec && ec != http::error::body_limit && IsTransportError(ec)) {
-      // An idle keep-alive connection timing out, or a peer gone or misbehaving midway.
-      log::Debug("http.connection_closed", {{"transport", transport}, {"reason", ec.message()}});
-      break;
-    }
-    Request req;
-    req.request_id = "req_" + RandomHex(6);
-    req.admin = admin;
-    Response resp;
-    bool keep_alive = false;
-    int64_t t0 = MonotonicNs();
-    if (ec == http::error::body_limit) {
-      if (parser.is_header_done()) {
-        req.method = std::string(parser.get().method_string());
-        std::string target(parser.get().target());
-        (void)PercentDecode(target.substr(0, target.find('?')), &req.path);
-      }
-      resp = JsonResponse(413, {{"success", false},
-                                {"error", {{"code", "resource_exhausted"},
-                                           {"message", "request body exceeds " +
-                                                           std::to_string(options.max_body_bytes) +
-                                                           " bytes"}}}});
-    } else if (ec) {
-      resp = ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "bad HTTP request: " + ec.message()));
-    } else {
-      auto& msg = parser.get();
-      keep_alive = msg.keep_alive();
-      req.method = std::string(msg.method_string());
-      std::string target(msg.target());
-      size_t q = target.find('?');
-      std::string raw_path = target.substr(0, q);
-      bool ok = PercentDecode(raw_path, &req.path);
-      if (ok && q != std::string::npos) ok = ParseQuery(target.substr(q + 1), &req.query);
-      for (const auto& field : msg) {
-        std::string name(field.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        req.headers[name] = std::string(field.value());
-      }
-      req.body = std::move(msg.body());
-      if (!ok)
-        resp = ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "malformed percent-encoding in the URL"));
-      else
-        resp = router->Handle(req);
-    }
-    auto log_request = [&] {
-      double ms = static_cast<double>(MonotonicNs() - t0) / 1e6;
-      log::Info("http.request", {{"request_id", req.request_id}, {"method", req.method},
-                                 {"path", req.path}, {"status", resp.status}, {"ms", ms},
-                                 {"transport", transport}});
-      if (observer) observer(req, resp.status, ms / 1000.0);
-    };
-    if (resp.stream) {
-      if (!WriteStreamed(stream, req, resp)) break;
-      log_request();
-      if (!keep_alive || stopping) break;
-      continue;
-    }
-    auto out = ToMessage(std::move(resp), req.request_id, keep_alive && !stopping);  // keeps status
-    log_request();
-    beast::error_code wec;
-    http::write(stream, out, wec);
-    if (!wec && ec == http::error::body_limit) {
-      // Up to what the client announced (bounded), within the drain's 30 s.
-      auto announced = parser.content_length_remaining();
-      DrainUnreadBody(stream, std::min<uint64_t>(announced ? *announced : options.max_body_bytes,
-                                                 uint64_t{1} << 30));
-    }
-    if (wec || !out.keep_alive()) break;
-  }
+Result<void> ValidateServerOptions(const ServerOptions& o) {
+  auto bad = [](const std::string& m) { return MakeError(ErrorCode::kInvalidArgument, m); };
+  if (o.body_bytes_in_flight < o.max_body_bytes)
+    return bad("--max-body-bytes-in-flight (" + std::to_string(o.body_bytes_in_flight) +
+               ") must be at least the largest body a request may send (" +
+               std::to_string(o.max_body_bytes) + ", --max-file-size + 1 MiB)");
+  if (o.max_keyless_body_bytes > o.max_body_bytes)
+    return bad("--max-keyless-body must not exceed the body limit (" +
+               std::to_string(o.max_body_bytes) + ")");
+  if (o.header_timeout_s <= 0 || o.body_timeout_s <= 0 || o.idle_timeout_s <= 0 ||
+      o.body_budget_wait_s < 0)
+    return bad("--header-timeout and --body-timeout must be at least 1 second, "
+               "--body-budget-wait at least 0");
+  if (o.body_min_rate == 0) return bad("--body-min-rate must be at least 1 byte per second");
+  if (o.max_unix_connections == 0 || o.max_tcp_connections == 0)
+    return bad("--max-unix-connections and --max-tcp-connections must be at least 1");
+  if (o.max_preauth_connections == 0 || o.max_preauth_connections > o.max_tcp_connections)
+    return bad("--max-preauth-connections must be from 1 to --max-tcp-connections (" +
+               std::to_string(o.max_tcp_connections) + ")");
+  if (o.max_preauth_per_peer == 0 || o.max_preauth_per_peer > o.max_preauth_connections)
+    return bad("--max-preauth-per-peer must be from 1 to --max-preauth-connections (" +
+               std::to_string(o.max_preauth_connections) + ")");
+  return Ok();
 }
 
-template <typename Stream>
-bool Server::Impl::WriteStreamed(Stream& stream, const Request& req, const Response& resp) {
-  http::response<http::empty_body> head;
-  head.version(11);
-  head.result(static_cast<unsigned>(resp.status));
-  head.set(http::field::server, "sandboxd");
-  head.set(http::field::content_type, resp.content_type);
-  head.set(http::field::cache_control, "no-cache");
-  head.set("X-Request-Id", req.request_id);
-  for (const auto& [k, v] : resp.headers) head.set(k, v);
-  head.chunked(true);
-  http::response_serializer<http::empty_body> sr{head};
-  beast::error_code ec;
-  http::write_header(stream, sr, ec);
-  if (ec) return false;
-  bool alive = true;
-  resp.stream([&](std::string_view chunk) {
-    if (!alive || chunk.empty()) return alive;
-    beast::error_code wec;
-    asio::write(stream, http::make_chunk(asio::const_buffer(chunk.data(), chunk.size())), wec);
-    if (wec) alive = false;
-    return alive;
-  });
-  if (!alive) return false;
-  asio::write(stream, http::make_chunk_last(), ec);
-  return !ec;
-}
-
-void Server::Impl::ServeConnection(asio::local::stream_protocol::socket socket) {
-  TimedSocket<asio::local::stream_protocol::socket> timed(std::move(socket), io_timeout_ms());
-  ServeRequests(timed, /*admin=*/true, "unix");
+void Server::Impl::ServeUnix(TimedSocket<asio::local::stream_protocol::socket>& timed,
+                             ConnectionInfo& conn) {
+  conn.admin = true;
+  conn.transport = "unix";
+  conn.ready_ns = MonotonicNs();
+  request_loop::ServeRequests(timed, Context(false), conn);
   beast::error_code ignored;
   timed.lowest_layer().shutdown(asio::socket_base::shutdown_both, ignored);
 }
 
-void Server::Impl::ServeConnection(tcp::socket socket) {
+void Server::Impl::ServeTcp(TimedSocket<tcp::socket>& timed, ConnectionInfo& conn) {
   std::shared_ptr<ssl::context> ctx;
   {
     std::lock_guard<std::mutex> lock(tls_mu);
     ctx = tls_ctx;
   }
-  TimedSocket<tcp::socket> timed(std::move(socket), io_timeout_ms());
-  if (ctx) return ServeTls(std::move(timed), ctx);
-  ServeRequests(timed, /*admin=*/false, "tcp");
+  if (ctx) return ServeTls(timed, conn, ctx);
+  conn.transport = "tcp";
+  conn.ready_ns = MonotonicNs();
+  request_loop::ServeRequests(timed, Context(true), conn);
   beast::error_code ignored;
   timed.lowest_layer().shutdown(asio::socket_base::shutdown_both, ignored);
 }
 
 // `ctx` is held for the connection's life: a reload must not free it under an open session.
-void Server::Impl::ServeTls(TimedSocket<tcp::socket> timed, const std::shared_ptr<ssl::context>& ctx) {
+void Server::Impl::ServeTls(TimedSocket<tcp::socket>& timed, ConnectionInfo& conn,
+                            const std::shared_ptr<ssl::context>& ctx) {
+  conn.transport = "tls";
   std::string peer = PeerOf(timed.socket());
   beast::error_code ec;
   // The handshake, plain-HTTP sniffing included, must end by this deadline whatever the
@@ -295,50 +203,70 @@ void Server::Impl::ServeTls(TimedSocket<tcp::socket> timed, const std::shared_pt
     log::Info("http.tls_handshake_failed", {{"peer", peer}, {"error", ec.message()}});
     return;
   }
-  ssl::stream<TimedSocket<tcp::socket>> stream(std::move(timed), *ctx);
+  ssl::stream<TimedSocket<tcp::socket>&> stream(timed, *ctx);
   stream.handshake(ssl::stream_base::server, ec);
   if (ec) {
     log::Info("http.tls_handshake_failed", {{"peer", peer}, {"error", ec.message()}});
     return;  // the socket closes; no close_notify on a session that never started
   }
-  stream.next_layer().SetDeadline(0);
-  ServeRequests(stream, /*admin=*/false, "tls");
+  timed.SetDeadline(0);
+  conn.ready_ns = MonotonicNs();
+  request_loop::ServeRequests(stream, Context(true), conn);
   // close_notify, without waiting for the peer's (RFC 8446 6.1 allows closing the
   // connection once it is sent): marking the peer's as received makes SSL_shutdown complete
   // after writing ours. The deadline bounds a peer that does not read.
   SSL_set_shutdown(stream.native_handle(),
                    SSL_get_shutdown(stream.native_handle()) | SSL_RECEIVED_SHUTDOWN);
-  stream.next_layer().SetDeadline(MonotonicNs() + 2'000'000'000LL);
+  timed.SetDeadline(MonotonicNs() + 2'000'000'000LL);
   stream.shutdown(ec);
   stream.lowest_layer().shutdown(asio::socket_base::shutdown_both, ec);
 }
 
 template <typename Acceptor>
-void Server::Impl::AcceptLoop(Acceptor& acceptor) {
+void Server::Impl::AcceptLoop(Acceptor& acceptor, ConnectionPool& pool) {
+  const bool is_unix = &pool == unix_pool.get();
+  const char* transport = is_unix ? "unix" : "tcp";
+  size_t max = is_unix ? options.max_unix_connections : options.max_tcp_connections;
   while (!stopping) {
     beast::error_code ec;
     auto socket = acceptor.accept(ec);
     if (ec) {
       if (stopping) break;
-      log::Warn("http.accept_failed", {{"error", ec.message()}});
+      log::Warn("http.accept_failed", {{"transport", transport}, {"error", ec.message()}});
       if (ec == asio::error::no_descriptors) ::usleep(100000);
       continue;
     }
-    std::unique_lock<std::mutex> lock(mu);
-    if (active >= options.max_connections) {
-      lock.unlock();
-      log::Warn("http.too_many_connections", {{"max", static_cast<int64_t>(options.max_connections)}});
+    std::string peer = PeerKeyOf(socket);
+    ConnectionPool::Opened opened = pool.Open(peer, socket.native_handle(), MonotonicNs());
+    if (opened.evicted)
+      log::Debug("http.preauth_evicted", {{"transport", transport}, {"peer", peer},
+                                          {"count", static_cast<int64_t>(opened.evicted)}});
+    if (opened.id == 0) {
+      RefuseConnection(socket, transport, max);
       continue;  // closes the socket
     }
-    ++active;
-    int fd = socket.native_handle();
-    open_fds.insert(fd);
-    lock.unlock();
-    std::thread([this, s = std::move(socket), fd]() mutable {
-      ServeConnection(std::move(s));
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++threads;
+    }
+    std::thread([this, &pool, id = opened.id, peer = std::move(peer),
+                 s = std::move(socket)]() mutable {
+      {
+        // The socket outlives the pool entry: Close() comes before the descriptor closes, so
+        // an eviction never shuts down a descriptor number reused by another connection.
+        TimedSocket<std::decay_t<decltype(s)>> timed(std::move(s), io_timeout_ms());
+        ConnectionInfo conn;
+        conn.pool = &pool;
+        conn.id = id;
+        conn.peer = peer;
+        if constexpr (std::is_same_v<std::decay_t<decltype(s)>, tcp::socket>)
+          ServeTcp(timed, conn);
+        else
+          ServeUnix(timed, conn);
+        pool.Close(id);
+      }
       std::lock_guard<std::mutex> g(mu);
-      open_fds.erase(fd);
-      --active;
+      --threads;
       cv.notify_all();
     }).detach();
   }
@@ -347,6 +275,12 @@ void Server::Impl::AcceptLoop(Acceptor& acceptor) {
 Server::Server(Router* router, ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->router = router;
   impl_->options = options;
+  impl_->unix_pool = std::make_unique<ConnectionPool>(
+      PoolLimits{options.max_unix_connections, options.max_unix_connections, 0});
+  impl_->tcp_pool = std::make_unique<ConnectionPool>(PoolLimits{
+      options.max_tcp_connections, options.max_preauth_connections, options.max_preauth_per_peer});
+  impl_->slots = std::make_unique<RequestSlots>(options.max_requests_per_key);
+  impl_->budget = std::make_unique<ByteBudget>(options.body_bytes_in_flight);
 }
 
 Server::~Server() { Stop(); }
@@ -417,20 +351,20 @@ void Server::SetObserver(RequestObserver observer) { impl_->observer = std::move
 void Server::Run() {
   std::vector<std::thread> loops;
   if (impl_->unix_acceptor)
-    loops.emplace_back([this] { impl_->AcceptLoop(*impl_->unix_acceptor); });
+    loops.emplace_back([this] { impl_->AcceptLoop(*impl_->unix_acceptor, *impl_->unix_pool); });
   if (impl_->tcp_acceptor)
-    loops.emplace_back([this] { impl_->AcceptLoop(*impl_->tcp_acceptor); });
+    loops.emplace_back([this] { impl_->AcceptLoop(*impl_->tcp_acceptor, *impl_->tcp_pool); });
   for (auto& t : loops) t.join();
   std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->cv.wait_for(lock, std::chrono::seconds(30), [this] { return impl_->active == 0; });
+  impl_->cv.wait_for(lock, std::chrono::seconds(30), [this] { return impl_->threads == 0; });
 }
 
 void Server::Stop() {
   if (impl_->stopping.exchange(true)) return;
   if (impl_->unix_acceptor) ::shutdown(impl_->unix_acceptor->native_handle(), SHUT_RDWR);
   if (impl_->tcp_acceptor) ::shutdown(impl_->tcp_acceptor->native_handle(), SHUT_RDWR);
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  for (int fd : impl_->open_fds) ::shutdown(fd, SHUT_RD);
+  impl_->unix_pool->ShutdownAll();
+  impl_->tcp_pool->ShutdownAll();
   if (!impl_->unix_path.empty()) ::unlink(impl_->unix_path.c_str());
 }
 

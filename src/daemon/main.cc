@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdlib>
@@ -107,6 +108,38 @@ int main(int argc, char** argv) {
                  "Python package index for pythonPackages Debian lacks (env SANDBOXD_PIP_INDEX_URL)");
   app.add_option("--npm-registry", build.npm_registry,
                  "npm registry for npmPackages (env SANDBOXD_NPM_REGISTRY)");
+  // What API input may cost the daemon (api/server.h; docs/security.md).
+  sbx::api::ServerOptions sopts;
+  app.add_option("--max-unix-connections", sopts.max_unix_connections,
+                 "Connections at once on the unix socket (the administrator's own budget)")
+      ->capture_default_str();
+  app.add_option("--max-tcp-connections", sopts.max_tcp_connections,
+                 "Connections at once on the TCP port")->capture_default_str();
+  app.add_option("--max-preauth-connections", sopts.max_preauth_connections,
+                 "TCP connections whose request has not passed the API-key check; past it "
+                 "the oldest is closed")->capture_default_str();
+  app.add_option("--max-preauth-per-peer", sopts.max_preauth_per_peer,
+                 "The same, per client address (IPv6: per /64)")->capture_default_str();
+  app.add_option("--max-requests-per-key", sopts.max_requests_per_key,
+                 "TCP requests in flight per API key (keyless routes: per address); 429 past it")
+      ->capture_default_str();
+  app.add_option("--header-timeout", sopts.header_timeout_s,
+                 "Seconds for a request header to arrive, from its first byte")->capture_default_str();
+  app.add_option("--body-timeout", sopts.body_timeout_s,
+                 "Seconds for a request body to arrive, plus its length at --body-min-rate")
+      ->capture_default_str();
+  app.add_option("--body-min-rate", sopts.body_min_rate,
+                 "Bytes per second a request body is given on top of --body-timeout")
+      ->capture_default_str();
+  auto* budget_flag = app.add_option("--max-body-bytes-in-flight", sopts.body_bytes_in_flight,
+                                     "Request-body bytes held in memory at once, all connections "
+                                     "together (default: 256 MiB, or the body limit if larger)");
+  app.add_option("--body-budget-wait", sopts.body_budget_wait_s,
+                 "Seconds a body waits for --max-body-bytes-in-flight before a 503")
+      ->capture_default_str();
+  app.add_option("--max-keyless-body", sopts.max_keyless_body_bytes,
+                 "Largest body of a TCP request without an API key (incoming webhooks)")
+      ->capture_default_str();
   // Execution history retention (store/history_retention.h); 0 keeps forever.
   sbx::store::RetentionPolicy retention;
   retention.days = std::atoll(EnvOr("SANDBOXD_HISTORY_RETENTION_DAYS", "30").c_str());
@@ -123,6 +156,13 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  sopts.max_body_bytes = max_file + (1 << 20);
+  if (budget_flag->count() == 0)  // a larger --max-file-size brings the budget along
+    sopts.body_bytes_in_flight = std::max<uint64_t>(sopts.body_bytes_in_flight, sopts.max_body_bytes);
+  if (auto r = sbx::api::ValidateServerOptions(sopts); !r.ok()) {
+    std::cerr << "sandboxd: " << r.error().message << "\n";
+    return 2;
   }
   if (retention.days < 0 || retention.max_rows < 0) {
     std::cerr << "sandboxd: SANDBOXD_HISTORY_RETENTION_DAYS and SANDBOXD_HISTORY_MAX_ROWS must "
@@ -331,8 +371,6 @@ int main(int argc, char** argv) {
   router.AddGroup(sbx::api::MakeEventRoutes(event_services));
   router.AddGroup(sbx::api::MakeWebhookRoutes(event_services));
   router.AddGroup(sbx::api::MakeLifecycleRoutes(event_services));
-  sbx::api::ServerOptions sopts;
-  sopts.max_body_bytes = max_file + (1 << 20);
   sbx::api::Server server(&router, sopts);
   server.SetObserver([metrics](const sbx::api::Request& req, int status, double seconds) {
     metrics->ObserveHttpRequest(sbx::monitor::RouteLabel(req.path), req.method, status, seconds);
