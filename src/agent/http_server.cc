@@ -359,6 +359,13 @@ Result<void> Serve(int listen_fd, Router& router, ServerLimits limits) {
     int c = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) {
       if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // Someone made the listening socket non-blocking (it is shared with nobody, but the
+        // agent must not depend on that): wait for a connection instead of giving up.
+        pollfd p{listen_fd, POLLIN, 0};
+        if (poll(&p, 1, 1000) < 0 && errno != EINTR) return SysError("poll the listening socket");
+        continue;
+      }
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         log::Warn("accept_backoff", {{"errno", errno}});
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <errno.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +15,8 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 std::atomic<int> g_fd{2};
+std::atomic<uint64_t> g_dropped{0};
+std::atomic<bool> g_cut{false};  // an earlier line was written only in part
 std::mutex g_mu;
 std::string g_component;  // guarded by g_mu
 
@@ -123,9 +126,11 @@ std::string Format(Level level, std::string_view event, std::initializer_list<Fi
   return line;
 }
 
-void Write(Level level, std::string_view event, std::initializer_list<Field> fields) {
-  if (static_cast<int>(level) < g_level.load()) return;
-  std::string line = Format(level, event, fields);
+bool Write(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  if (static_cast<int>(level) < g_level.load()) return true;
+  std::string line;
+  if (g_cut.exchange(false)) line.push_back('\n');
+  line += Format(level, event, fields);
   line.push_back('\n');
   const char* p = line.data();
   size_t left = line.size();
@@ -134,11 +139,17 @@ void Write(Level level, std::string_view event, std::initializer_list<Field> fie
     ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return;
+      // EAGAIN: the reader is behind and the fd is non-blocking; EPIPE: no reader at all.
+      g_dropped.fetch_add(1);
+      if (left < line.size()) g_cut = true;
+      return false;
     }
     p += n;
     left -= static_cast<size_t>(n);
   }
+  return true;
 }
+
+uint64_t DroppedLines() { return g_dropped.load(); }
 
 }  // namespace sbx::log

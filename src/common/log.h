@@ -38,7 +38,13 @@ void SetComponent(std::string_view component);
 // Log to this fd instead of stderr (not owned).
 void SetFd(int fd);
 
-void Write(Level level, std::string_view event, std::initializer_list<Field> fields);
+// Writes one line; false when it was dropped. A write that would block (a full pipe opened
+// O_NONBLOCK), or fails (EPIPE when nobody reads; SIGPIPE must be ignored), drops the line and
+// counts it: logging never waits for its reader. A line cut short by a partial write is ended
+// before the next one, so a reader never sees two events on one line.
+bool Write(Level level, std::string_view event, std::initializer_list<Field> fields);
+// Lines dropped so far by Write.
+uint64_t DroppedLines();
 
 // Formats one logfmt line without the trailing newline (exposed for tests).
 std::string Format(Level level, std::string_view event, std::initializer_list<Field> fields);

@@ -7,13 +7,15 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstddef>
-#include <iterator>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/unique_fd.h"
 #include "runtime/syscalls.h"
@@ -29,7 +31,10 @@ constexpr uint32_t kNativeArch = AUDIT_ARCH_AARCH64;
 #error "seccomp.cc: add this architecture's AUDIT_ARCH_* value"
 #endif
 
-// Denied with EPERM outright.
+// Denied with EPERM outright: the container-runtime default list (docker/moby's profile,
+// inverted), plus calls that reach into another process of the sandbox (pidfd_getfd,
+// process_madvise, process_mrelease: the agent's descriptors and memory are not the
+// sandbox's to take), fanotify_init and modify_ldt. docs/security.md compares it with moby's.
 constexpr const char* kDenied[] = {
     "add_key",
     "request_key",
@@ -81,12 +86,56 @@ constexpr const char* kDenied[] = {
     "process_vm_readv",
     "process_vm_writev",
     "kcmp",
+    "pidfd_getfd",
+    "process_madvise",
+    "process_mrelease",
+    "fanotify_init",
+    "modify_ldt",
     "create_module",
     "get_kernel_syms",
     "query_module",
     "vm86",
     "vm86old",
 };
+
+// Denied with ENOSYS: what a kernel built without the feature answers, so programs that probe
+// for it fall back as they do there (liburing, libuv and tokio to epoll and threads; libnuma,
+// hwloc and the JVM to "one memory node"). io_uring runs its operations out of the filter's
+// sight; memfd_secret takes pages out of the kernel's direct map; the NUMA policy calls have
+// no use on a sandbox's share of one host.
+constexpr const char* kAbsent[] = {
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "memfd_secret",
+    "mbind",
+    "set_mempolicy",
+    "get_mempolicy",
+    "set_mempolicy_home_node",
+    "migrate_pages",
+    "move_pages",
+};
+
+// System calls newer than libseccomp 2.5's table, by number (the same on every architecture
+// from 424 on), and what they get.
+struct NumberedDenial {
+  uint32_t nr;
+  int err;
+};
+constexpr NumberedDenial kDeniedByNumber[] = {
+    {467, EPERM},  // open_tree_attr: the new mount API, like open_tree
+};
+
+// The newest system call this filter was reviewed against (file_setattr, Linux 6.17). Newer
+// ones get ENOSYS until someone has looked at them, as runc does for calls newer than its
+// profile: a new kernel does not widen the sandbox by itself.
+constexpr uint32_t kLastReviewedNr = 469;
+
+// socket(2) and socketpair(2): the address families a sandbox uses (unix, IPv4, IPv6,
+// netlink for getifaddrs and `ip`). Any other family is EAFNOSUPPORT, as on a kernel without
+// it: no AF_VSOCK to a hypervisor, and no module autoloading of rarely used protocol code
+// (AF_ALG, AF_TIPC, AF_RDS, ...) by an unprivileged socket() call.
+constexpr uint32_t kSocketFamilies[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
 
 // personality(2) values a normal program uses (docker allows exactly these).
 constexpr uint32_t kPersonalityAllowed[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
@@ -116,6 +165,14 @@ Result<void> AddRules(scmp_filter_ctx ctx) {
     int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
     if (rc != 0) return SeccompError(std::string("rule ") + name + " -> EPERM", rc);
   }
+  for (const char* name : kAbsent) {
+    int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR)
+      return MakeError(ErrorCode::kInternal,
+                       std::string("seccomp: libseccomp does not know ") + name);
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+    if (rc != 0) return SeccompError(std::string("rule ") + name + " -> ENOSYS", rc);
+  }
   // clone: EPERM if any namespace flag is set (one rule per flag: rules are ORed).
   int rc;
   for (uint64_t flag : kCloneNsFlags) {
@@ -129,33 +186,103 @@ Result<void> AddRules(scmp_filter_ctx ctx) {
   return Ok();
 }
 
-// personality(2) needs "EPERM unless the argument is one of five values", which libseccomp
-// 2.5 cannot express (one comparison per argument and rule; no ALLOW rules on an ALLOW
-// default). So the compiled program gets a hand-written prefix: for native personality() calls
-// it allows the five values and returns EPERM otherwise; everything else falls through to the
-// first instruction of the libseccomp program, which checks the architecture itself.
-std::vector<sock_filter> PersonalityPrefix() {
+// A few rules libseccomp 2.5 cannot express (one comparison per argument and rule, no ALLOW
+// rules on an ALLOW default, no "number above N", no numbers it does not know) go into a
+// hand-written prefix of the compiled program. For native calls:
+//   - above kLastReviewedNr: ENOSYS (x32 numbers, with bit 30, fall through: libseccomp's
+//     program kills them);
+//   - kDeniedByNumber: their errno;
+//   - socket, socketpair: ALLOW for kSocketFamilies, else EAFNOSUPPORT;
+//   - personality: ALLOW for the five values a normal program uses, else EPERM.
+// Everything else falls through to the first instruction of the libseccomp program, which
+// checks the architecture itself. Jumps name labels; Finish() turns them into offsets.
+class PrefixAsm {
+ public:
+  int NewLabel() {
+    labels_.push_back(-1);
+    return static_cast<int>(labels_.size()) - 1;
+  }
+  void Place(int label) { labels_[static_cast<size_t>(label)] = static_cast<int>(code_.size()); }
+  void Stmt(uint16_t code, uint32_t k) { code_.push_back({BPF_STMT(code, k), -1, -1}); }
+  // Jumps to `yes` when the comparison holds, else to `no` (-1: the next instruction).
+  void Jump(uint16_t code, uint32_t k, int yes, int no) {
+    code_.push_back({BPF_JUMP(code, k, 0, 0), yes, no});
+  }
+  void Ret(uint32_t action) { Stmt(BPF_RET | BPF_K, action); }
+  Result<std::vector<sock_filter>> Finish() {
+    std::vector<sock_filter> out;
+    for (size_t i = 0; i < code_.size(); ++i) {
+      sock_filter f = code_[i].f;
+      for (auto [label, field] : {std::pair{code_[i].yes, &f.jt}, std::pair{code_[i].no, &f.jf}}) {
+        if (label < 0) continue;
+        int target = labels_[static_cast<size_t>(label)];
+        int offset = target - static_cast<int>(i) - 1;
+        if (target < 0 || offset < 0 || offset > 255)
+          return MakeError(ErrorCode::kInternal, "seccomp prefix: bad jump at " + std::to_string(i));
+        *field = static_cast<uint8_t>(offset);
+      }
+      out.push_back(f);
+    }
+    return out;
+  }
+  size_t size() const { return code_.size(); }
+
+ private:
+  struct Insn {
+    sock_filter f;
+    int yes, no;
+  };
+  std::vector<Insn> code_;
+  std::vector<int> labels_;
+};
+
+uint32_t RetErrno(int err) { return SECCOMP_RET_ERRNO | (static_cast<uint32_t>(err) & SECCOMP_RET_DATA); }
+
+Result<std::vector<sock_filter>> HandWrittenPrefix() {
   constexpr uint32_t kNr = offsetof(struct seccomp_data, nr);
   constexpr uint32_t kArch = offsetof(struct seccomp_data, arch);
   constexpr uint32_t kArg0Low = offsetof(struct seccomp_data, args[0]);  // little endian
-  constexpr uint8_t kValues = std::size(kPersonalityAllowed);
-  // Layout: 0 ld arch, 1 jeq, 2 ld nr, 3 jeq, 4 ld arg0, 5..9 jeq value, 10 ret EPERM,
-  // 11 ret ALLOW, 12 = first libseccomp instruction.
-  constexpr uint8_t kAllow = 11, kNext = 12;
-  std::vector<sock_filter> p;
-  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArch));
-  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kNativeArch, 0, kNext - 2));
-  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kNr));
-  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_personality, 0, kNext - 4));
-  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArg0Low));
-  for (uint8_t i = 0; i < kValues; ++i) {
-    uint8_t at = static_cast<uint8_t>(5 + i);
-    p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kPersonalityAllowed[i],
-                         static_cast<uint8_t>(kAllow - at - 1), 0));
+  constexpr uint16_t kJeq = BPF_JMP | BPF_JEQ | BPF_K, kJgt = BPF_JMP | BPF_JGT | BPF_K;
+  constexpr uint16_t kLoad = BPF_LD | BPF_W | BPF_ABS;
+  PrefixAsm a;
+  const int next = a.NewLabel(), allow = a.NewLabel(), enosys = a.NewLabel();
+  const int sockets = a.NewLabel(), personality = a.NewLabel();
+  a.Stmt(kLoad, kArch);
+  a.Jump(kJeq, kNativeArch, -1, next);
+  a.Stmt(kLoad, kNr);
+#if defined(__x86_64__)
+  a.Jump(kJgt, 0x3fffffff, next, -1);  // x32 (__X32_SYSCALL_BIT): libseccomp kills it
+#endif
+  a.Jump(kJgt, kLastReviewedNr, enosys, -1);
+  std::vector<int> numbered;
+  for (const NumberedDenial& d : kDeniedByNumber) {
+    numbered.push_back(a.NewLabel());
+    a.Jump(kJeq, d.nr, numbered.back(), -1);
   }
-  p.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)));
-  p.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-  return p;
+  a.Jump(kJeq, __NR_socket, sockets, -1);
+  a.Jump(kJeq, __NR_socketpair, sockets, -1);
+  a.Jump(kJeq, __NR_personality, personality, next);
+
+  a.Place(sockets);
+  a.Stmt(kLoad, kArg0Low);  // the family is an int: the kernel reads the low 32 bits only
+  for (uint32_t family : kSocketFamilies) a.Jump(kJeq, family, allow, -1);
+  a.Ret(RetErrno(EAFNOSUPPORT));
+
+  a.Place(personality);
+  a.Stmt(kLoad, kArg0Low);
+  for (uint32_t value : kPersonalityAllowed) a.Jump(kJeq, value, allow, -1);
+  a.Ret(RetErrno(EPERM));
+
+  for (size_t i = 0; i < numbered.size(); ++i) {
+    a.Place(numbered[i]);
+    a.Ret(RetErrno(kDeniedByNumber[i].err));
+  }
+  a.Place(enosys);
+  a.Ret(RetErrno(ENOSYS));
+  a.Place(allow);
+  a.Ret(SECCOMP_RET_ALLOW);
+  a.Place(next);
+  return a.Finish();
 }
 
 }  // namespace
@@ -183,7 +310,7 @@ Result<std::unique_ptr<SeccompProgram>> BuildSeccompProgram() {
     return MakeError(ErrorCode::kInternal,
                      "seccomp program has a bad size: " + std::to_string(size) + " bytes");
   }
-  std::vector<sock_filter> insns = PersonalityPrefix();
+  ASSIGN_OR_RETURN(std::vector<sock_filter> insns, HandWrittenPrefix());
   size_t prefix = insns.size();
   insns.resize(prefix + static_cast<size_t>(size) / sizeof(sock_filter));
   if (::pread(mem.get(), insns.data() + prefix, static_cast<size_t>(size), 0) != size) {

@@ -1,8 +1,13 @@
-// The sandbox's seccomp filter: the default-deny list of container runtimes (docker/moby's
-// default profile, inverted to "allow unless listed"): no keyrings, bpf, module loading, kexec,
-// perf, userfaultfd, mount API, namespace creation, ptrace, clock setting, ... -> EPERM;
-// clone3 -> ENOSYS (so libc falls back to clone, whose flags a filter can inspect); system
-// calls of foreign architectures (i386, x32) kill the process.
+// The sandbox's seccomp filter: default allow, with the default-deny list of container
+// runtimes (docker/moby's default profile, inverted to "allow unless listed"): no keyrings,
+// bpf, module loading, kexec, perf, userfaultfd, mount API, namespace creation, ptrace, clock
+// setting, ... -> EPERM; nothing that reaches into another process (pidfd_getfd,
+// process_madvise, process_mrelease, process_vm_*, kcmp) -> EPERM; io_uring, memfd_secret and
+// the NUMA policy calls -> ENOSYS (as on a kernel without them); socket families other than
+// unix, inet, inet6 and netlink -> EAFNOSUPPORT; system calls newer than the last one reviewed
+// -> ENOSYS; clone3 -> ENOSYS (so libc falls back to clone, whose flags a filter can inspect);
+// system calls of foreign architectures (i386, x32) kill the process. docs/security.md,
+// "System calls (seccomp)", has the list and how it differs from moby's profile.
 //
 // Parent half: BuildSeccompProgram() compiles the filter with libseccomp before clone.
 // Child half: InstallSeccompProgram() is one raw syscall, safe between clone and exec.

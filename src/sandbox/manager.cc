@@ -128,6 +128,7 @@ Result<void> SandboxManager::Start() {
   if (!templates().templates.count(options_.default_template))
     return MakeError(ErrorCode::kInvalidArgument,
                      "default template '" + options_.default_template + "' is not defined");
+  RETURN_IF_ERROR(agent_logs_.Start());
   ReconcileAtStart();
   // Versions that no kept sandbox uses any more (their sandboxes went while we were down).
   if (auto gc = template_store_->GarbageCollect(); !gc.ok())
@@ -237,6 +238,7 @@ void SandboxManager::Shutdown() {
   // Removing the sandboxes ended their executions (the agents are gone): their threads only
   // record the outcome now.
   executions_.JoinAll();
+  agent_logs_.Stop();
   if (auto r = cgroups_->RemoveInstance(); !r.ok())
     log::Warn("shutdown.cgroup_instance_left", {{"error", r.error().ToString()}});
   if (auto r = runtime::RemovePrivateMountPoint(options_.state_dir + "/sandboxes"); !r.ok())
@@ -379,9 +381,8 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   spec::Limits limits = tpl.ToLimits();
   RETURN_IF_ERROR(cgroups_->Create(r.id, limits));
   ASSIGN_OR_RETURN(UniqueFd listen_fd, ListenUnix(SocketPath(r.id_slot)));
-  std::string log_path = dir + "/agent.log";
-  UniqueFd log_fd(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  if (!log_fd) return SysError("open " + log_path);
+  // The agent's stdout and stderr: a pipe to agent_logs_, never a host file it could reach.
+  ASSIGN_OR_RETURN(auto log_pipe, AgentLogs::MakePipe());
 
   // The image's and the build's environment (ENV, NODE_PATH), then the template's, then the
   // request's: later ones win.
@@ -402,11 +403,12 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   lc.agent_env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                   "SBX_SANDBOX_ID=" + r.id};
   lc.agent_listen_fd = listen_fd.get();
-  lc.log_fd = log_fd.get();
+  lc.log_fd = log_pipe.second.get();
   lc.network = false;
   lc.cgroup_procs_files = cgroups_->ProcsFiles(r.id);
   runtime::LaunchTimings timings;
   ASSIGN_OR_RETURN(live.container, runtime::Launch(lc, &timings));
+  agent_logs_.Watch(r.id, std::move(log_pipe.first));
   r.init_pid = live.container->pid();
   if (auto started = runtime::ProcessStartTime(r.init_pid); started.ok())
     r.init_start_time = *started;
@@ -426,6 +428,7 @@ Result<void> SandboxManager::Reattach(Live& live) {
     return MakeError(ErrorCode::kUnavailable, "its agent does not answer: " + h.error().ToString());
   }
   live.agent = std::move(agent);
+  agent_logs_.WatchAdopted(r.id, live.container->pidfd());
   return Ok();
 }
 
@@ -440,6 +443,7 @@ void SandboxManager::TearDownLocked(Live& live) {
     (void)live.container->Reap(true, &status);
     live.container.reset();
   }
+  agent_logs_.Forget(id);  // the agent's last lines
   if (auto k = cgroups_->KillAll(id); !k.ok())
     log::Warn("sandbox.killall_failed", {{"sandbox_id", id}, {"error", k.error().ToString()}});
   if (auto d = cgroups_->Destroy(id); !d.ok())

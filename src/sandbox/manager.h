@@ -28,6 +28,7 @@
 #include "common/result.h"
 #include "runtime/cgroup.h"
 #include "runtime/runtime.h"
+#include "sandbox/agent_logs.h"
 #include "sandbox/executions.h"
 #include "spec/spec.h"
 #include "store/store.h"
@@ -273,6 +274,7 @@ class SandboxManager {
   std::atomic<bool> stopping_{false};
   std::thread supervisor_;
   ExecutionRegistry executions_;  // joined in Shutdown, after the sandboxes are gone
+  AgentLogs agent_logs_;          // the agents' stdout and stderr, relayed into our log
 };
 
 // Maps a Go ProcessState signal string ("signal: killed") to a signal number, 0 if none.

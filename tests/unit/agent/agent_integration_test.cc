@@ -2,7 +2,10 @@
 // AgentClient and raw HTTP: processes, deadlines, detached streams, stdin, files, filesystem
 // RPCs and hostile input.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -163,6 +166,21 @@ TEST_F(AgentTest, ProcessOutlivesDroppedClientAndLateConnectGetsEnd) {
   frames = Frames(r.body);
   ASSERT_EQ(frames.size(), 3u);
   EXPECT_NE(frames[1].payload.find("exit status 4"), std::string::npos);
+}
+
+// The review made the agent's listening socket non-blocking (through pidfd_getfd) and the
+// agent exited on accept's EAGAIN. It must keep serving.
+TEST_F(AgentTest, ListeningSocketMadeNonBlockingKeepsServing) {
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, agent_.pid(), 0));
+  ASSERT_GE(pidfd, 0);
+  int lfd = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, 3, 0));
+  ASSERT_GE(lfd, 0);
+  ASSERT_EQ(::fcntl(lfd, F_SETFL, ::fcntl(lfd, F_GETFL) | O_NONBLOCK), 0);
+  ::close(lfd);
+  ::close(pidfd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // accept sees EAGAIN now
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(client_->Health().ok()) << i;
+  EXPECT_EQ(::kill(agent_.pid(), 0), 0);
 }
 
 TEST_F(AgentTest, UnknownPidIsNotFound) {

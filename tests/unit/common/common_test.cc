@@ -1,4 +1,7 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/result.h"
@@ -15,6 +18,27 @@ Result<int> Half(int x) {
 Result<int> Quarter(int x) {
   ASSIGN_OR_RETURN(int h, Half(x));
   return Half(h);
+}
+
+// A full non-blocking pipe or one without a reader: the line is dropped and counted, never
+// waited for; SIGPIPE is the caller's to ignore (the agent does).
+TEST(Log, DropsInsteadOfBlockingAndCountsIt) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+  std::string filler(65536, 'x');
+  while (::write(fds[1], filler.data(), filler.size()) > 0) {
+  }
+  log::SetFd(fds[1]);
+  uint64_t before = log::DroppedLines();
+  EXPECT_FALSE(log::Write(log::Level::kError, "full", {}));
+  EXPECT_EQ(log::DroppedLines(), before + 1);
+  ::close(fds[0]);
+  auto old = ::signal(SIGPIPE, SIG_IGN);
+  EXPECT_FALSE(log::Write(log::Level::kError, "no_reader", {}));
+  ::signal(SIGPIPE, old);
+  EXPECT_EQ(log::DroppedLines(), before + 2);
+  log::SetFd(2);
+  ::close(fds[1]);
 }
 
 TEST(Result, PropagatesErrors) {

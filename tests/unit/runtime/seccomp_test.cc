@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +50,74 @@ TEST(SeccompTest, FilterDeniesTheDefaultList) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 127) << "bits " << WEXITSTATUS(status);
+}
+
+// Runs `probe` in a forked child under the filter; the child's exit code is its result.
+int UnderFilter(int (*probe)()) {
+  auto prog = BuildSeccompProgram();
+  if (!prog.ok()) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(200);
+    if (InstallSeccompProgram((*prog)->fprog()) != 0) ::_exit(201);
+    ::_exit(probe());
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+// The errno of a raw system call that must fail (0 if it succeeded).
+int ErrnoOf(long rc) { return rc == -1 ? errno : 0; }
+
+TEST(SeccompTest, IoUringMemfdSecretAndNumaAreAbsent) {
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(425, 8, nullptr)); }), ENOSYS);  // setup
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(426, -1, 0, 0, 0, nullptr, 0)); }), ENOSYS);
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(427, -1, 0, nullptr, 0)); }), ENOSYS);
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(447, 0)); }), ENOSYS);  // memfd_secret
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(SYS_get_mempolicy, 0, 0, 0, 0, 0)); }),
+            ENOSYS);
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(SYS_move_pages, 0, 0, 0, 0, 0, 0)); }),
+            ENOSYS);
+}
+
+TEST(SeccompTest, ReachingIntoAnotherProcessIsDenied) {
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(438, -1, 0, 0)); }), EPERM);  // pidfd_getfd
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(440, -1, nullptr, 0, 0, 0)); }), EPERM);
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(448, -1, 0)); }), EPERM);
+#if defined(__x86_64__)
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(SYS_modify_ldt, 0, nullptr, 0)); }), EPERM);
+#endif
+}
+
+TEST(SeccompTest, SocketFamiliesOutsideTheListAreUnsupported) {
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::socket(AF_VSOCK, SOCK_STREAM, 0)); }), EAFNOSUPPORT);
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::socket(AF_ALG, SOCK_SEQPACKET, 0)); }), EAFNOSUPPORT);
+  // High bits the kernel ignores do not smuggle a family past the filter.
+  EXPECT_EQ(UnderFilter([] {
+              return ErrnoOf(::syscall(SYS_socket, (1UL << 32) | AF_VSOCK, SOCK_STREAM, 0));
+            }),
+            EAFNOSUPPORT);
+  EXPECT_EQ(UnderFilter([] {
+              int sv[2];
+              return ErrnoOf(::socketpair(AF_VSOCK, SOCK_STREAM, 0, sv));
+            }),
+            EAFNOSUPPORT);
+  EXPECT_EQ(UnderFilter([] {
+              int sv[2];
+              return ErrnoOf(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) |
+                     ErrnoOf(::socket(AF_INET, SOCK_STREAM, 0) < 0 ? -1 : 0) |
+                     ErrnoOf(::socket(AF_INET6, SOCK_DGRAM, 0) < 0 ? -1 : 0) |
+                     ErrnoOf(::socket(AF_NETLINK, SOCK_RAW, 0) < 0 ? -1 : 0);
+            }),
+            0);
+}
+
+TEST(SeccompTest, UnreviewedNewSystemCallsAreAbsent) {
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(470, 0, 0, 0)); }), ENOSYS);
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(467, -1, nullptr, 0, nullptr, 0)); }), EPERM);
+  // Reviewed and allowed: fchmodat2 (452) reaches the kernel (EBADF for a bad fd).
+  EXPECT_EQ(UnderFilter([] { return ErrnoOf(::syscall(452, -2, "x", 0644, 0)); }), EBADF);
 }
 
 }  // namespace
