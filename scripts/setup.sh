@@ -38,3 +38,42 @@ if ! command -v npm >/dev/null 2>&1; then
   echo "setup.sh: installing npm"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
 fi
+
+# Subordinate ids for the sandboxes (docs/security.md, "Host id ranges"): one entry of user
+# `sandboxd` in /etc/subuid and /etc/subgid, as `useradd --add-subids-for-system` would add,
+# from which each daemon takes a free block (default 1024 sandboxes x 65536 ids). The same
+# numbers in both files (a sandbox's uids and gids are equal): 2^31 ids from 0x10000000 unless
+# another entry is there, else the ids past every entry of both files.
+add_subids() {
+  touch /etc/subuid /etc/subgid
+  local have entry start=268435456 count=2147483648
+  have=$(grep -h '^sandboxd:' /etc/subuid /etc/subgid | head -n1 || true)
+  if grep -q '^sandboxd:' /etc/subuid && grep -q '^sandboxd:' /etc/subgid; then
+    return
+  fi
+  if [ -n "$have" ]; then
+    start=$(echo "$have" | cut -d: -f2)
+    count=$(echo "$have" | cut -d: -f3)
+  elif ! awk -F: -v s="$start" -v c="$count" \
+      '$0 !~ /^#/ && NF == 3 && $2 < s + c && s < $2 + $3 { bad = 1 } END { exit bad }' \
+      /etc/subuid /etc/subgid; then
+    start=$(awk -F: '$0 !~ /^#/ && NF == 3 && $2 + $3 > m { m = $2 + $3 }
+                     END { printf "%d", int((m + 65535) / 65536) * 65536 }' /etc/subuid /etc/subgid)
+    if [ "$start" -lt 268435456 ]; then start=268435456; fi
+    if [ $(( start + count )) -gt 4294901760 ]; then
+      count=$(( (4294901760 - start) / 65536 * 65536 ))
+    fi
+    if [ "$count" -lt 67108864 ]; then
+      echo "setup.sh: no room for a sandboxd entry in /etc/subuid and /etc/subgid" \
+           "(67108864 ids above every entry); add one by hand" >&2
+      exit 1
+    fi
+  fi
+  entry="sandboxd:$start:$count"
+  for f in /etc/subuid /etc/subgid; do
+    grep -q '^sandboxd:' "$f" && continue
+    echo "$entry" >> "$f"
+    echo "setup.sh: added $entry to $f"
+  done
+}
+add_subids

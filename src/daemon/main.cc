@@ -20,6 +20,7 @@
 #include "api/metrics_routes.h"
 #include "api/routes.h"
 #include "api/server.h"
+#include "common/fnv.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/embedded_openapi.h"
@@ -27,6 +28,7 @@
 #include "events/deliverer.h"
 #include "events/event_bus.h"
 #include "events/subscriptions.h"
+#include "idrange/registry.h"
 #include "lifecycle/runner.h"
 #include "lifecycle/workflow.h"
 #include "monitor/metrics_registry.h"
@@ -56,11 +58,7 @@ std::string SelfDir() {
 // FNV-1a: a stable short name for this daemon's cgroup directory, derived from its state dir,
 // so a restarted daemon finds the cgroups of its previous run and side-by-side daemons differ.
 std::string InstanceName(const std::string& state_dir) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : state_dir) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
+  uint64_t h = sbx::Fnv1a64(state_dir);
   char buf[32];
   std::snprintf(buf, sizeof buf, "sandboxd-%012llx", static_cast<unsigned long long>(h & 0xffffffffffffULL));
   return buf;
@@ -140,6 +138,25 @@ int main(int argc, char** argv) {
   app.add_option("--max-keyless-body", sopts.max_keyless_body_bytes,
                  "Largest body of a TCP request without an API key (incoming webhooks)")
       ->capture_default_str();
+  // Host uid/gid range of this daemon's sandboxes (src/idrange, docs/security.md).
+  sbx::idrange::AcquireOptions ids;
+  std::string id_range = EnvOr("SANDBOXD_ID_RANGE", "");
+  ids.slots = std::atoll(EnvOr("SANDBOXD_ID_SLOTS", "1024").c_str());
+  ids.owner = EnvOr("SANDBOXD_ID_USER", ids.owner);
+  ids.subuid_path = EnvOr("SANDBOXD_SUBUID_FILE", ids.subuid_path);
+  ids.subgid_path = EnvOr("SANDBOXD_SUBGID_FILE", ids.subgid_path);
+  app.add_option("--id-range", id_range,
+                 "Host uids and gids of the sandboxes, START:COUNT (COUNT a multiple of 65536; "
+                 "env SANDBOXD_ID_RANGE; default: a free block of the --id-user entry)");
+  app.add_option("--id-slots", ids.slots,
+                 "Sandboxes (65536 ids each) in the block picked without --id-range "
+                 "(env SANDBOXD_ID_SLOTS, default 1024)")
+      ->check(CLI::Range(int64_t{1}, int64_t{60000}));
+  app.add_option("--id-user", ids.owner,
+                 "Owner of the daemons' entry in the subuid/subgid files (env SANDBOXD_ID_USER, "
+                 "default sandboxd)");
+  app.add_option("--subuid-file", ids.subuid_path, "env SANDBOXD_SUBUID_FILE, default /etc/subuid");
+  app.add_option("--subgid-file", ids.subgid_path, "env SANDBOXD_SUBGID_FILE, default /etc/subgid");
   // Execution history retention (store/history_retention.h); 0 keeps forever.
   sbx::store::RetentionPolicy retention;
   retention.days = std::atoll(EnvOr("SANDBOXD_HISTORY_RETENTION_DAYS", "30").c_str());
@@ -162,6 +179,11 @@ int main(int argc, char** argv) {
     sopts.body_bytes_in_flight = std::max<uint64_t>(sopts.body_bytes_in_flight, sopts.max_body_bytes);
   if (auto r = sbx::api::ValidateServerOptions(sopts); !r.ok()) {
     std::cerr << "sandboxd: " << r.error().message << "\n";
+    return 2;
+  }
+  if (ids.slots < 1 || ids.slots > 60000) {
+    std::cerr << "sandboxd: --id-slots (SANDBOXD_ID_SLOTS) must be 1 to 60000, got " << ids.slots
+              << "\n";
     return 2;
   }
   if (retention.days < 0 || retention.max_rows < 0) {
@@ -222,6 +244,26 @@ int main(int argc, char** argv) {
 
   auto store = sbx::store::Store::Open(state_dir + "/sandboxd.db");
   if (!store.ok()) return Fail(store.error(), "open database");
+  // The id range before anything can start a sandbox; held (registry lock) until exit.
+  ids.state_dir = state_dir;
+  if (!id_range.empty()) {
+    auto r = sbx::idrange::ParseIdRange(id_range, "--id-range");
+    if (!r.ok()) return Fail(r.error(), "id range");
+    ids.requested = *r;
+  }
+  if (auto rows = (*store)->ListSandboxes(); rows.ok()) {
+    ids.has_sandboxes = !rows->empty();
+  } else {
+    return Fail(rows.error(), "list sandboxes");
+  }
+  auto id_lease = sbx::idrange::Acquire(ids);
+  if (!id_lease.ok()) return Fail(id_lease.error(), "id range");
+  const sbx::idrange::IdRange& host_ids = (*id_lease)->range();
+  sbx::log::Info("daemon.id_range", {{"range", host_ids.ToString()},
+                                     {"slots", (*id_lease)->slots()},
+                                     {"source", (*id_lease)->source()}});
+  if (!(*id_lease)->warning().empty())
+    sbx::log::Warn("daemon.id_range_outside_subids", {{"warning", (*id_lease)->warning()}});
   auto cgroups = sbx::runtime::MakeCgroupDriver(InstanceName(state_dir));
   if (!cgroups.ok()) return Fail(cgroups.error(), "cgroups");
 
@@ -267,6 +309,8 @@ int main(int argc, char** argv) {
   mopts.templates = std::move(*templates);
   mopts.default_template = default_template;
   mopts.build = build;
+  mopts.id_base = static_cast<uint32_t>(host_ids.start);
+  mopts.id_slots = (*id_lease)->slots();
   sbx::sandbox::SandboxManager manager(std::move(mopts), store->get(), std::move(*cgroups));
   if (auto r = manager.Start(); !r.ok()) return Fail(r.error(), "start sandbox manager");
   // After the manager's start, which marks executions interrupted by a crash as finished.

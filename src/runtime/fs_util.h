@@ -55,8 +55,12 @@ Result<void> WriteControlFile(const std::string& path, std::string_view value);
 bool PathExists(const std::string& path);
 
 // Removes `path` and everything below it. Never follows symlinks (they are unlinked, not
-// resolved), never crosses into another mount (fails with EXDEV instead), uses a constant
-// number of fds however deep the tree is. ENOENT for `path` itself is success.
+// resolved), never crosses into another mount (a directory with another device or mount id,
+// or a file mounted over: fails with EXDEV and leaves it), uses at most 33 fds and no
+// recursion however deep the tree is, and takes time linear in its entries (each directory is
+// listed once). Memory: the names of the directories on the current path and of their
+// entries not yet removed. A directory moved away during the walk is an error, not followed.
+// ENOENT for `path` itself is success.
 Result<void> RemoveTree(const std::string& path);
 
 }  // namespace sbx::runtime

@@ -19,12 +19,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int64_t kMaxSlots = 60000;
-// Sandbox id ranges start here: sandbox uid 0 of slot s is host uid kIdBase + s * 65536.
-constexpr uint32_t kIdBase = 0x10000000;
-
-uint32_t HostIdBase(int64_t slot) {
-  return kIdBase + static_cast<uint32_t>(slot) * runtime::kIdRangeSize;
+// Sandbox uid 0 of slot s is host uid id_base + s * 65536, within the daemon's range.
+uint32_t HostIdBase(const ManagerOptions& o, int64_t slot) {
+  return o.id_base + static_cast<uint32_t>(slot) * runtime::kIdRangeSize;
 }
 
 Result<void> MakeDir(const std::string& path, mode_t mode) {
@@ -117,7 +114,7 @@ Result<void> SandboxManager::Start() {
   RETURN_IF_ERROR(MakeDir(options_.state_dir + "/a", 0700));
   RETURN_IF_ERROR(MakeDir(options_.state_dir + "/templates", 0700));
   RETURN_IF_ERROR(MakeDir(options_.state_dir + "/templates/host", 0755));
-  std::string probe = SocketPath(kMaxSlots);
+  std::string probe = SocketPath(options_.id_slots);
   if (probe.size() >= sizeof(sockaddr_un{}.sun_path))
     return MakeError(ErrorCode::kInvalidArgument,
                      "state directory " + options_.state_dir +
@@ -314,8 +311,10 @@ Result<SandboxView> SandboxManager::CreateUnobserved(const spec::SandboxSpec& sp
       return MakeError(ErrorCode::kAlreadyExists, "sandbox '" + spec.id + "' already exists");
     int64_t slot = 0;
     while (used_slots_.count(slot)) ++slot;
-    if (slot >= kMaxSlots)
-      return MakeError(ErrorCode::kResourceExhausted, "no free sandbox slot (at most 60000)");
+    if (slot >= options_.id_slots)
+      return MakeError(ErrorCode::kResourceExhausted,
+                       "no free sandbox slot: this daemon's host id range holds " +
+                           std::to_string(options_.id_slots) + " sandboxes (--id-slots)");
     used_slots_.insert(slot);
     live->rec.id_slot = slot;
     sandboxes_[spec.id] = live;
@@ -373,7 +372,7 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
                                     const spec::SandboxSpec& spec) {
   store::SandboxRecord& r = live.rec;
   std::string dir = SandboxDir(r.id);
-  uint32_t id_base = HostIdBase(r.id_slot);
+  uint32_t id_base = HostIdBase(options_, r.id_slot);
   runtime::RootfsConfig rootfs{dir, "", {}, id_base};
   RETURN_IF_ERROR(ChooseLowerLayer(live, tpl, &rootfs.lower_dir, &rootfs.binds));
   RETURN_IF_ERROR(runtime::PrepareRootfs(rootfs));

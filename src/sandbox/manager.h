@@ -45,6 +45,10 @@ struct ManagerOptions {
   size_t output_cap_bytes = 1 << 20;  // per stream, per execution
   int supervise_interval_ms = 250;    // how often lifetimes and dead inits are checked
   templates::BuildOptions build;      // mirror, pip index, npm registry for template builds
+  // Host ids of the sandboxes (the daemon acquires them, src/idrange): slot s maps uid and gid
+  // 0..65535 to id_base + s * 65536; id_slots slots.
+  uint32_t id_base = 0x10000000;
+  int64_t id_slots = 1024;
   double startup_timeout_s = 120;     // per `startup` command of a template
   // Monitoring hooks (the daemon maps them to src/monitor's metrics); each may be empty and
   // must be cheap. on_create: template, "ok" or the error code name, seconds. on_exec:

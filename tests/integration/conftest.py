@@ -136,6 +136,10 @@ class Daemon:
         extra_args = list(extra_args)
         if "--templates" not in extra_args:
             extra_args = ["--templates", HOST_TEMPLATES] + extra_args
+        # Each daemon picks a free block of the sandboxd subuid entry (the host's registry keeps
+        # parallel daemons, also of other test processes, apart); small blocks leave room.
+        if "--id-range" not in extra_args and "--id-slots" not in extra_args:
+            extra_args += ["--id-slots", "256"]
         self.extra_args = extra_args
         self.proc = None
         self.ready_line = None
@@ -240,6 +244,12 @@ class Daemon:
         assert pids, "no 'sandbox.created sandbox_id=%s ... pid=N' in the daemon log:\n%s" % (
             sandbox_id, self.log_text()[-4000:])
         return pids[-1]
+
+    def id_range(self):
+        """(start, count) of the daemon's host uid/gid range, as recorded in its state dir."""
+        with open(os.path.join(self.state_dir, "id-range")) as f:
+            start, count = f.read().strip().split(":")
+        return int(start), int(count)
 
     def sandbox_dir(self, sandbox_id):
         return os.path.join(self.state_dir, "sandboxes", sandbox_id)
@@ -440,10 +450,6 @@ def host_cmdlines():
 
 # ---- leak probes over a whole daemon (test_stress.py; test_leaks.py checks single sandboxes) ----
 
-# Host uid of sandbox uid 0 in slot 0 (src/sandbox/manager.cc kIdBase); slot s adds s * 65536.
-SANDBOX_UID_BASE = 0x10000000
-
-
 def _proc_status(pid):
     """(ppid, real uid, state letter) of a host process, or None when it is gone."""
     try:
@@ -466,9 +472,10 @@ def _proc_cgroup_paths(pid):
 def leftover_processes(d):
     """Host processes sandboxd d should no longer have, as {pid: reason}: descendants of the
     daemon, processes in a cgroup below the daemon's sandboxd-* directories, and processes in
-    the sandboxes' uid ranges unless another daemon's sandboxd-* cgroup holds them (other
-    daemons, e.g. of parallel test runs, reuse the same slots and so the same uids)."""
+    the daemon's host uid range (Daemon.id_range) unless another daemon's sandboxd-* cgroup
+    holds them (a daemon started after this one stopped may have taken the range over)."""
     mine = {os.path.basename(p) for p in d.instance_cgroups}
+    id_start, id_count = d.id_range()
     status = {}
     for p in os.listdir("/proc"):
         if p.isdigit():
@@ -493,7 +500,7 @@ def leftover_processes(d):
             # Dead, and not the daemon's to reap: the init of a sandbox adopted after a
             # `kill -9` of an earlier daemon is PID 1's child, and PID 1 reaps it when it will.
             continue
-        elif uid >= SANDBOX_UID_BASE and not instances - mine:
+        elif id_start <= uid < id_start + id_count and not instances - mine:
             found.setdefault(pid, "host uid %d is in the sandboxes' range" % uid)
     return found
 
