@@ -148,12 +148,6 @@ Result<void> SandboxManager::Start() {
   return Ok();
 }
 
-spec::Limits SandboxManager::LimitsOf(const spec::Template& tpl) const {
-  spec::Limits l = tpl.ToLimits();
-  if (!options_.disk_quota) l.disk_bytes = l.inodes = 0;
-  return l;
-}
-
 void SandboxManager::ReconcileAtStart() {
   if (auto n = store_->MarkInterruptedExecutions(
           "sandboxd stopped while this execution ran; its output after that was lost");
