@@ -30,7 +30,9 @@ constexpr const char* kOffHint = " (start sandboxd with --disk-quota off to run 
 std::string DiskDir(const std::string& sandbox_dir) { return sandbox_dir + "/disk"; }
 std::string ImagePath(const std::string& sandbox_dir) { return sandbox_dir + "/disk.img"; }
 std::string BlankPath(const std::string& blank_dir, const DiskQuota& q) {
-  return blank_dir + "/ext4-" + std::to_string(q.bytes) + "-" + std::to_string(q.inodes) + ".img";
+  // v1: the mkfs options of RunMkfs; change the tag with them, so old blanks are not reused.
+  return blank_dir + "/ext4-v1-" + std::to_string(q.bytes) + "-" + std::to_string(q.inodes) +
+         ".img";
 }
 
 // Runs mkfs.ext4 on `image`; its output is part of the error.
