@@ -3,7 +3,8 @@
 // side by side with bubblewrap (`bwrap --unshare-all` over the same root filesystem) and the
 // bare process. Prints p50 and p99 in milliseconds; asserts nothing.
 //
-// Usage: sandbox_bench [--runs N] [--agent PATH] [--state-dir DIR]   (as root)
+// Usage: sandbox_bench [--runs N] [--agent PATH] [--state-dir DIR] [--disk-quota on|off]
+//        (as root; --disk-quota as sandboxd's, default on: each sandbox on its own file system)
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,11 +75,13 @@ int main(int argc, char** argv) {
   int runs = 200;
   std::string agent = SelfDir() + "/sbx-agent";
   std::string state = "/tmp/sbx-bench-" + sbx::RandomHex(4);
+  bool disk_quota = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--runs") runs = std::atoi(argv[i + 1]);
     else if (k == "--agent") agent = argv[i + 1];
     else if (k == "--state-dir") state = argv[i + 1];
+    else if (k == "--disk-quota") disk_quota = std::string(argv[i + 1]) == "on";
   }
   sbx::log::SetLevel(sbx::log::Level::kWarn);
   // The host-base templates (the same limits as the guide's): the benchmark measures the
@@ -95,6 +98,7 @@ int main(int argc, char** argv) {
   opts.state_dir = state;
   opts.agent_path = agent;
   opts.templates = *templates;
+  opts.disk_quota = disk_quota;
   sbx::sandbox::SandboxManager mgr(opts, store->get(), std::move(*cgroups));
   if (auto r = mgr.Start(); !r.ok()) return std::fprintf(stderr, "%s\n", r.error().ToString().c_str()), 1;
 

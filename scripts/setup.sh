@@ -17,6 +17,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   prometheus
   bubblewrap iproute2 procps
+  e2fsprogs  # mkfs.ext4 for the sandboxes' disks (--disk-quota on), debugfs for the tests
   mmdebstrap gpg debian-archive-keyring arch-test
 )
 

@@ -21,7 +21,8 @@ json DefinitionJson(const spec::Template& t) {
               {"timeout", t.timeout_s},     {"environment", t.environment},
               {"packages", t.packages},     {"python_packages", t.python_packages},
               {"npm_packages", t.npm_packages}, {"startup", t.startup},
-              {"features", t.features},     {"pids_max", t.pids_max}};
+              {"features", t.features},     {"pids_max", t.pids_max},
+              {"disk_bytes", t.disk_bytes}, {"inodes", t.inodes}};
 }
 
 json TemplateJson(const sandbox::TemplateView& v, bool detail) {

@@ -100,6 +100,12 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "debug, info, warn or error");
   app.add_option("--default-template", default_template, "Template used when a create names none");
   app.add_option("--max-file-size", max_file, "Largest file upload in bytes (env E2B_MAX_FILE_SIZE)");
+  std::string disk_quota = EnvOr("SANDBOXD_DISK_QUOTA", "on");
+  app.add_option("--disk-quota", disk_quota,
+                 "on: each sandbox's files on a file system of its own, of its template's `disk` "
+                 "size and `inodes` count (needs loop devices and mkfs.ext4); off: on the state "
+                 "directory's file system, unlimited (env SANDBOXD_DISK_QUOTA)")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--debian-mirror", build.debian_mirror,
                  "Debian mirror for debian:<suite> templates (env SANDBOXD_DEBIAN_MIRROR)");
   app.add_option("--pip-index-url", build.pip_index_url,
@@ -184,6 +190,11 @@ int main(int argc, char** argv) {
   if (ids.slots < 1 || ids.slots > 60000) {
     std::cerr << "sandboxd: --id-slots (SANDBOXD_ID_SLOTS) must be 1 to 60000, got " << ids.slots
               << "\n";
+    return 2;
+  }
+  if (disk_quota != "on" && disk_quota != "off") {
+    std::cerr << "sandboxd: --disk-quota (SANDBOXD_DISK_QUOTA) must be on or off, got '"
+              << disk_quota << "'\n";
     return 2;
   }
   if (retention.days < 0 || retention.max_rows < 0) {
@@ -311,6 +322,7 @@ int main(int argc, char** argv) {
   mopts.build = build;
   mopts.id_base = static_cast<uint32_t>(host_ids.start);
   mopts.id_slots = (*id_lease)->slots();
+  mopts.disk_quota = disk_quota == "on";
   sbx::sandbox::SandboxManager manager(std::move(mopts), store->get(), std::move(*cgroups));
   if (auto r = manager.Start(); !r.ok()) return Fail(r.error(), "start sandbox manager");
   // After the manager's start, which marks executions interrupted by a crash as finished.
@@ -374,6 +386,7 @@ int main(int argc, char** argv) {
           p.id = std::move(t.id);
           p.stats = t.stats;
           p.upper_dir = std::move(t.upper_dir);
+          p.disk = t.disk;
           p.cpus = t.cpus;
           p.memory_limit_bytes = t.memory_limit_bytes;
           p.elapsed_seconds = t.started_at_ms > 0 ? (now_ms - t.started_at_ms) / 1000.0 : -1;

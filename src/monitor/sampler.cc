@@ -101,7 +101,7 @@ void Sampler::SampleAt(int64_t mono_ns, int64_t unix_ms) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 0; i < probes.size(); ++i) {
-      if (probes[i].upper_dir.empty()) continue;
+      if (probes[i].upper_dir.empty() || probes[i].disk) continue;
       auto it = tracked_.find(probes[i].id);
       disk[i].attempted = it == tracked_.end() || mono_ns >= it->second.next_disk_mono_ns;
     }
@@ -145,6 +145,11 @@ void Sampler::SampleAt(int64_t mono_ns, int64_t unix_ms) {
           t.disk_known = true;
         }
       }
+      if (p.disk) {
+        t.disk_used = p.disk->used_bytes;
+        t.disk_complete = true;
+        t.disk_known = true;
+      }
       if (!p.stats) {
         if (metrics_) metrics_->sample_errors->With({"cgroup"}).Inc();
         continue;
@@ -171,7 +176,9 @@ void Sampler::SampleAt(int64_t mono_ns, int64_t unix_ms) {
       pt.pids = s.pids_current;
       pt.disk_used = t.disk_used;
       pt.disk_complete = t.disk_complete;
-      pt.disk_total = p.disk_quota_bytes > 0 ? p.disk_quota_bytes : (fs ? fs->total_bytes : 0);
+      pt.disk_total = p.disk               ? p.disk->total_bytes
+                      : p.disk_quota_bytes > 0 ? p.disk_quota_bytes
+                                               : (fs ? fs->total_bytes : 0);
       t.series.Add(pt);
 
       alerts_.Observe(p.id, AlertMetric::kCpu, pt.cpu_pct, unix_ms);
@@ -186,6 +193,12 @@ void Sampler::SampleAt(int64_t mono_ns, int64_t unix_ms) {
         metrics_->sandbox_pids->With({p.id}).Set(static_cast<double>(pt.pids));
         if (t.disk_known)
           metrics_->sandbox_disk_bytes->With({p.id}).Set(static_cast<double>(pt.disk_used));
+        if (p.disk) {
+          auto d = [](int64_t v) { return static_cast<double>(v); };
+          metrics_->sandbox_disk_limit_bytes->With({p.id}).Set(d(p.disk->total_bytes));
+          metrics_->sandbox_inodes->With({p.id}).Set(d(p.disk->used_inodes));
+          metrics_->sandbox_inodes_limit->With({p.id}).Set(d(p.disk->total_inodes));
+        }
       }
     }
     // Sandboxes that left: no gauges, alerts resolved; their series age out by retention.
@@ -259,7 +272,9 @@ void Sampler::RemoveGaugesLocked(const std::string& id) {
   if (!metrics_) return;
   for (GaugeFamily* f :
        {metrics_->sandbox_cpu_percent, metrics_->sandbox_memory_bytes,
-        metrics_->sandbox_memory_limit_bytes, metrics_->sandbox_pids, metrics_->sandbox_disk_bytes})
+        metrics_->sandbox_memory_limit_bytes, metrics_->sandbox_pids, metrics_->sandbox_disk_bytes,
+        metrics_->sandbox_disk_limit_bytes, metrics_->sandbox_inodes,
+        metrics_->sandbox_inodes_limit})
     f->Remove({id});
 }
 

@@ -35,6 +35,7 @@
 #include "monitor/sandboxd_metrics.h"
 #include "monitor/series.h"
 #include "runtime/cgroup.h"
+#include "runtime/disk.h"
 
 namespace sbx::monitor {
 
@@ -46,6 +47,9 @@ struct SandboxProbe {
   double cpus = 1;                 // CPU quota in CPUs; <= 0 = unlimited (the host's CPUs)
   int64_t memory_limit_bytes = 0;  // 0: stats->memory_limit (capped at host memory)
   int64_t disk_quota_bytes = 0;    // 0: no quota; diskTotal is the state file system's size
+  // The sandbox's own file system (runtime/disk.h): when set, disk figures come from it (no
+  // walk of upper_dir) and diskTotal is its usable size.
+  std::optional<runtime::DiskStats> disk;
   // Seconds the sandbox (or its longest running execution) has run, for the timeoutSeconds
   // alert; < 0: not reported.
   double elapsed_seconds = -1;

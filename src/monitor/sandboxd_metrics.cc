@@ -157,6 +157,19 @@ Result<std::unique_ptr<SandboxdMetrics>> SandboxdMetrics::Register(Registry* r) 
   ASSIGN_OR_RETURN(m->sandbox_disk_bytes,
                    r->AddGauge("sandboxd_sandbox_disk_bytes",
                                "Disk used by a running sandbox's writable layer.", {"sandbox_id"}));
+  ASSIGN_OR_RETURN(m->sandbox_disk_limit_bytes,
+                   r->AddGauge("sandboxd_sandbox_disk_limit_bytes",
+                               "Usable size of a running sandbox's own file system (its disk "
+                               "quota less the file system's metadata).",
+                               {"sandbox_id"}));
+  ASSIGN_OR_RETURN(m->sandbox_inodes,
+                   r->AddGauge("sandboxd_sandbox_inodes",
+                               "Inodes used on a running sandbox's own file system.",
+                               {"sandbox_id"}));
+  ASSIGN_OR_RETURN(m->sandbox_inodes_limit,
+                   r->AddGauge("sandboxd_sandbox_inodes_limit",
+                               "Inodes of a running sandbox's own file system (its inode quota).",
+                               {"sandbox_id"}));
   ASSIGN_OR_RETURN(m->host_cpu_percent,
                    r->AddGauge("sandboxd_host_cpu_percent",
                                "Host CPU use in percent of all CPUs, over the last interval."));

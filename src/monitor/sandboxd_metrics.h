@@ -33,6 +33,9 @@ struct SandboxdMetrics {
   GaugeFamily* sandbox_memory_limit_bytes = nullptr;
   GaugeFamily* sandbox_pids = nullptr;
   GaugeFamily* sandbox_disk_bytes = nullptr;
+  GaugeFamily* sandbox_disk_limit_bytes = nullptr;  // only sandboxes with a disk quota
+  GaugeFamily* sandbox_inodes = nullptr;
+  GaugeFamily* sandbox_inodes_limit = nullptr;
   // Host.
   GaugeFamily* host_cpu_percent = nullptr;
   GaugeFamily* host_cpus = nullptr;

@@ -45,6 +45,7 @@ MetricCapture CaptureOf(const Point& p) {
   c.pids = p.pids;
   c.disk_percent = p.DiskPercent();
   c.disk_used = p.disk_used;
+  c.disk_limit = p.disk_total;
   c.cpu_count = p.cpu_count;
   return c;
 }
@@ -57,6 +58,7 @@ nlohmann::json ToJson(const MetricCapture& c) {
           {"pids", c.pids},
           {"disk_percent", Round2(c.disk_percent)},
           {"disk_used", c.disk_used},
+          {"disk_limit", c.disk_limit},
           {"cpu_count", c.cpu_count},
           {"timestamp", ToRfc3339(c.unix_ms)}};
 }

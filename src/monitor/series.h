@@ -45,11 +45,12 @@ struct MetricCapture {
   int64_t pids = 0;
   double disk_percent = 0;
   int64_t disk_used = 0;
+  int64_t disk_limit = 0;  // diskTotal: the sandbox's disk quota (usable size), or its file system
   double cpu_count = 0;
 };
 MetricCapture CaptureOf(const Point& p);
 // {cpu_percent, memory_percent, memory_used, memory_limit, pids, disk_percent, disk_used,
-//  cpu_count, timestamp (RFC 3339)}
+//  disk_limit, cpu_count, timestamp (RFC 3339)}
 nlohmann::json ToJson(const MetricCapture& c);
 
 // The guide's monitor.get_summary(), over the retained points.

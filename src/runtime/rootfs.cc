@@ -106,9 +106,11 @@ Result<void> MountBind(const std::string& root, const BindMount& b) {
   return Ok();
 }
 
-Result<void> MountOverlay(const RootfsConfig& c, const std::string& dir, const std::string& root) {
+// `layers`: the directory holding upper/ and work/ (the sandbox dir, or its disk).
+Result<void> MountOverlay(const RootfsConfig& c, const std::string& layers,
+                          const std::string& root) {
   std::string base =
-      "lowerdir=" + c.lower_dir + ",upperdir=" + dir + "/upper,workdir=" + dir + "/work";
+      "lowerdir=" + c.lower_dir + ",upperdir=" + layers + "/upper,workdir=" + layers + "/work";
   // xino=off and index=off: no inode-number tricks and no index that pins the upper layer to
   // one lower layer, so a kept upper/ mounts again after restarts and template rebuilds.
   std::string opts = base + ",xino=off,index=off";
@@ -189,19 +191,28 @@ Result<void> PrepareRootfs(const RootfsConfig& config) {
 
   UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir_fd) return SysError("open " + dir);
-  ASSIGN_OR_RETURN(UniqueFd upper_fd,
-                   EnsureDirAt(dir_fd.get(), "upper", 0755, base, base, dir + "/upper"));
-  ASSIGN_OR_RETURN(UniqueFd work_fd, EnsureDirAt(dir_fd.get(), "work", 0700, 0, 0, dir + "/work"));
   ASSIGN_OR_RETURN(UniqueFd root_fd, EnsureDirAt(dir_fd.get(), "root", 0755, 0, 0, root));
-
   ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, ReadMountInfo());
   if (AlreadyPrepared(mounts, root, config.binds)) return Ok();
   if (!MountsAtOrBelow(mounts, root).empty()) RETURN_IF_ERROR(ReleaseRootfs(dir));
 
-  RETURN_IF_ERROR(SeedUpper(upper_fd.get(), dir + "/upper", base));
+  // With a quota, the layers live on the sandbox's own file system (disk.h).
+  std::string layers = dir;
+  UniqueFd layers_fd;
+  if (config.disk.enabled()) {
+    RETURN_IF_ERROR(MountSandboxDisk(dir, config.disk_blank_dir, config.disk));
+    layers = dir + "/disk";
+    layers_fd.reset(::open(layers.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!layers_fd) return SysError("open " + layers);
+  }
+  int at = layers_fd ? layers_fd.get() : dir_fd.get();
+  ASSIGN_OR_RETURN(UniqueFd upper_fd, EnsureDirAt(at, "upper", 0755, base, base, layers + "/upper"));
+  ASSIGN_OR_RETURN(UniqueFd work_fd, EnsureDirAt(at, "work", 0700, 0, 0, layers + "/work"));
+
+  RETURN_IF_ERROR(SeedUpper(upper_fd.get(), layers + "/upper", base));
   RootfsConfig canon = config;
   canon.lower_dir = lower;
-  RETURN_IF_ERROR(MountOverlay(canon, dir, root));
+  RETURN_IF_ERROR(MountOverlay(canon, layers, root));
   ScopeExit rollback([&] { (void)ReleaseRootfs(dir); });
   // Private before the binds, so neither they nor later host mounts propagate in or out.
   if (::mount(nullptr, root.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
@@ -223,7 +234,8 @@ Result<void> ReleaseRootfs(const std::string& sandbox_dir) {
   for (int round = 0; round < 256; ++round) {
     ASSIGN_OR_RETURN(std::vector<MountEntry> all, ReadMountInfo());
     std::vector<MountEntry> mounts = MountsAtOrBelow(all, root);
-    if (mounts.empty()) return Ok();
+    // The disk last: the overlay above it holds it busy.
+    if (mounts.empty()) return UnmountSandboxDisk(dir);
     const MountEntry* victim = &mounts.back();
     for (const MountEntry& m : mounts) {
       if (m.mount_point.size() > victim->mount_point.size()) victim = &m;

@@ -22,6 +22,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "runtime/disk.h"
 #include "spec/spec.h"
 
 namespace sbx::runtime {
@@ -42,13 +43,19 @@ struct RootfsConfig {
   std::string lower_dir;    // the template's root filesystem (read-only, shared)
   std::vector<BindMount> binds;
   uint32_t host_id_base = 0;
+  // With a quota, upper/ and work/ live on the sandbox's own file system mounted at
+  // <sandbox_dir>/disk (disk.h); blank images are kept in disk_blank_dir.
+  DiskQuota disk;
+  std::string disk_blank_dir;
 };
 
-// Creates upper/ and work/ (kept across stop), /home/user owned by the sandbox user, and mounts
-// overlay(lower, upper) at <sandbox_dir>/root plus the binds (nosuid, nodev, ro). Idempotent
-// with respect to existing upper content (a stopped sandbox keeps its files).
+// Creates upper/ and work/ (kept across stop; on the sandbox's disk when it has a quota),
+// /home/user owned by the sandbox user, and mounts overlay(lower, upper) at <sandbox_dir>/root
+// plus the binds (nosuid, nodev, ro). Idempotent with respect to existing upper content (a
+// stopped sandbox keeps its files).
 Result<void> PrepareRootfs(const RootfsConfig& config);
-// Unmounts everything under <sandbox_dir>/root (lazy where busy). Keeps upper/.
+// Unmounts everything under <sandbox_dir>/root (lazy where busy), then the sandbox's disk if
+// mounted. Keeps upper/ (and the disk image).
 Result<void> ReleaseRootfs(const std::string& sandbox_dir);
 // ReleaseRootfs, then removes <sandbox_dir> entirely (without following symlinks).
 Result<void> RemoveSandboxDir(const std::string& sandbox_dir);

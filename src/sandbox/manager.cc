@@ -48,7 +48,12 @@ Result<UniqueFd> ListenUnix(const std::string& path) {
 }
 
 json LimitsJson(const spec::Limits& l) {
-  return json{{"cpus", l.cpus}, {"memory_bytes", l.memory_bytes}, {"pids_max", l.pids_max}};
+  json j{{"cpus", l.cpus}, {"memory_bytes", l.memory_bytes}, {"pids_max", l.pids_max}};
+  if (l.disk_bytes > 0) {
+    j["disk_bytes"] = l.disk_bytes;
+    j["inodes"] = l.inodes;
+  }
+  return j;
 }
 
 }  // namespace
@@ -126,6 +131,10 @@ Result<void> SandboxManager::Start() {
     return MakeError(ErrorCode::kInvalidArgument,
                      "default template '" + options_.default_template + "' is not defined");
   RETURN_IF_ERROR(agent_logs_.Start());
+  if (options_.disk_quota) {
+    spec::Limits l = LimitsOf(templates().templates.at(options_.default_template));
+    RETURN_IF_ERROR(runtime::CheckDiskSupport(DiskBlankDir(), {l.disk_bytes, l.inodes}));
+  }
   ReconcileAtStart();
   // Versions that no kept sandbox uses any more (their sandboxes went while we were down).
   if (auto gc = template_store_->GarbageCollect(); !gc.ok())
@@ -336,7 +345,7 @@ Result<SandboxView> SandboxManager::CreateUnobserved(const spec::SandboxSpec& sp
   r.expires_at_ms = now + r.timeout_s * 1000;
   r.env_json = json(spec.env).dump();
   r.metadata_json = spec.metadata.dump();
-  r.limits_json = LimitsJson(tpl.ToLimits()).dump();
+  r.limits_json = LimitsJson(LimitsOf(tpl)).dump();
   r.tenant = tenant;
   RETURN_IF_ERROR(store_->InsertSandbox(r));
   auto unrecord = ScopeExit([&] { (void)store_->DeleteSandbox(r.id); });
@@ -373,11 +382,12 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   store::SandboxRecord& r = live.rec;
   std::string dir = SandboxDir(r.id);
   uint32_t id_base = HostIdBase(options_, r.id_slot);
-  runtime::RootfsConfig rootfs{dir, "", {}, id_base};
+  spec::Limits limits = LimitsOf(tpl);
+  runtime::RootfsConfig rootfs{dir, "", {}, id_base, {limits.disk_bytes, limits.inodes},
+                               DiskBlankDir()};
   RETURN_IF_ERROR(ChooseLowerLayer(live, tpl, &rootfs.lower_dir, &rootfs.binds));
   RETURN_IF_ERROR(runtime::PrepareRootfs(rootfs));
   RETURN_IF_ERROR(RecordLowerLayer(live, dir));
-  spec::Limits limits = tpl.ToLimits();
   RETURN_IF_ERROR(cgroups_->Create(r.id, limits));
   ASSIGN_OR_RETURN(UniqueFd listen_fd, ListenUnix(SocketPath(r.id_slot)));
   // The agent's stdout and stderr: a pipe to agent_logs_, never a host file it could reach.

@@ -50,6 +50,9 @@ struct ManagerOptions {
   uint32_t id_base = 0x10000000;
   int64_t id_slots = 1024;
   double startup_timeout_s = 120;     // per `startup` command of a template
+  // Each sandbox's writable layer on a file system of its own, of the template's `disk` size
+  // and `inodes` count (runtime/disk.h); false: on the state directory's file system, unlimited.
+  bool disk_quota = true;
   // Monitoring hooks (the daemon maps them to src/monitor's metrics); each may be empty and
   // must be cheap. on_create: template, "ok" or the error code name, seconds. on_exec:
   // language, ExecResult status, seconds. on_removed: a sandbox was deleted.
@@ -209,6 +212,7 @@ class SandboxManager {
     std::string upper_dir;  // <state>/sandboxes/<id>/upper
     double cpus = 1;
     int64_t memory_limit_bytes = 0;
+    std::optional<runtime::DiskStats> disk;  // its own file system (nullopt: no disk quota)
     int64_t started_at_ms = 0;
     std::optional<runtime::CgroupStats> stats;  // nullopt: could not be read
   };
@@ -239,6 +243,9 @@ class SandboxManager {
                                               const std::string& code_file);
   void RunJob(const std::shared_ptr<Execution>& ex, const ExecJob& job);
   Result<void> Launch(Live& live, const spec::Template& tpl, const spec::SandboxSpec& spec);
+  // The template's limits as this daemon applies them (no disk quota with --disk-quota off).
+  spec::Limits LimitsOf(const spec::Template& tpl) const;
+  std::string DiskBlankDir() const { return options_.state_dir + "/disk-blanks"; }
   // The lower layer of a new sandbox: the host base (with its /usr bind) for "host" templates,
   // else the template's current built version, pinned by a lease stored in `live`.
   Result<void> ChooseLowerLayer(Live& live, const spec::Template& tpl, std::string* lower_dir,

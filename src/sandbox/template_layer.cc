@@ -153,4 +153,10 @@ Result<void> SandboxManager::RemoveTemplate(const std::string& name) {
   return template_store_->Remove(name);
 }
 
+spec::Limits SandboxManager::LimitsOf(const spec::Template& tpl) const {
+  spec::Limits l = tpl.ToLimits();
+  if (!options_.disk_quota) l.disk_bytes = l.inodes = 0;
+  return l;
+}
+
 }  // namespace sbx::sandbox

@@ -1,5 +1,6 @@
 #include "spec/spec.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <set>
@@ -45,6 +46,18 @@ Result<double> GetNumber(const json& obj, const char* key, const std::string& wh
   return v;
 }
 
+// A byte size: a string such as "2GB" (ParseByteSize) or a whole number of bytes.
+Result<int64_t> GetSize(const json& obj, const char* key, const std::string& where, int64_t def) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return def;
+  Result<int64_t> bytes = it->is_string() ? ParseByteSize(it->get<std::string>())
+                          : it->is_number_integer()
+                              ? Result<int64_t>(it->get<int64_t>())
+                              : Result<int64_t>(Invalid("expected a size such as \"2GB\""));
+  if (!bytes.ok()) return Invalid(where + "." + key + ": " + bytes.error().message);
+  return *bytes;
+}
+
 Result<std::vector<std::string>> GetStringList(const json& obj, const char* key,
                                                const std::string& where) {
   std::vector<std::string> out;
@@ -84,7 +97,7 @@ Result<Template> ParseTemplate(const std::string& key, const json& t, const std:
   RETURN_IF_ERROR(CheckKeys(t,
                             {"name", "baseImage", "cpus", "memory", "timeout", "environment",
                              "packages", "pythonPackages", "npmPackages", "startup", "features",
-                             "pidsLimit", "description"},
+                             "pidsLimit", "disk", "inodes", "description"},
                             where));
   Template out;
   out.key = key;
@@ -94,17 +107,24 @@ Result<Template> ParseTemplate(const std::string& key, const json& t, const std:
   ASSIGN_OR_RETURN(out.cpus, GetNumber(t, "cpus", where, 1));
   if (out.cpus <= 0 || out.cpus > 1024)
     return Invalid(where + ".cpus: must be in (0, 1024], got " + t["cpus"].dump());
-  auto mem = t.find("memory");
-  if (mem != t.end() && !mem->is_null()) {
-    Result<int64_t> bytes = mem->is_string() ? ParseByteSize(mem->get<std::string>())
-                            : mem->is_number_integer()
-                                ? Result<int64_t>(mem->get<int64_t>())
-                                : Result<int64_t>(Invalid("expected a size such as \"2GB\""));
-    if (!bytes.ok()) return Invalid(where + ".memory: " + bytes.error().message);
-    if (*bytes < (16LL << 20))
-      return Invalid(where + ".memory: at least 16MB is needed, got " + mem->dump());
-    out.memory_bytes = *bytes;
-  }
+  ASSIGN_OR_RETURN(out.memory_bytes, GetSize(t, "memory", where, out.memory_bytes));
+  if (out.memory_bytes < (16LL << 20))
+    return Invalid(where + ".memory: at least 16MB is needed, got " + t["memory"].dump());
+  ASSIGN_OR_RETURN(out.disk_bytes, GetSize(t, "disk", where, out.disk_bytes));
+  if (out.disk_bytes < kMinDiskBytes || out.disk_bytes > kMaxDiskBytes)
+    return Invalid(where + ".disk: must be between 32MB and 16TB, got " + t["disk"].dump());
+  double inodes = 0;
+  // Without "inodes": the default, or as many as a small disk can hold.
+  int64_t default_inodes = std::min(out.inodes, out.disk_bytes / kBytesPerInodeMin);
+  ASSIGN_OR_RETURN(inodes, GetNumber(t, "inodes", where, static_cast<double>(default_inodes)));
+  if (inodes != std::floor(inodes) || inodes < kMinInodes || inodes > 4294967295.0)
+    return Invalid(where + ".inodes: must be a whole number between 1024 and 4294967295, got " +
+                   t["inodes"].dump());
+  out.inodes = static_cast<int64_t>(inodes);
+  if (out.inodes > out.disk_bytes / kBytesPerInodeMin)
+    return Invalid(where + ".inodes: at most one inode per KiB of disk (" +
+                   std::to_string(out.disk_bytes / kBytesPerInodeMin) + " for this disk), got " +
+                   std::to_string(out.inodes));
   double timeout = 0;
   ASSIGN_OR_RETURN(timeout, GetNumber(t, "timeout", where, 300));
   if (timeout < 1 || timeout > 30 * 86400)
@@ -130,6 +150,8 @@ Limits Template::ToLimits() const {
   l.memory_bytes = memory_bytes;
   l.cpus = cpus;
   l.pids_max = pids_max;
+  l.disk_bytes = disk_bytes;
+  l.inodes = inodes;
   return l;
 }
 

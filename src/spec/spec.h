@@ -28,7 +28,19 @@ struct Limits {
   int64_t pids_max = 512;     // tasks in the sandbox, agent included
   int64_t nofile = 4096;      // RLIMIT_NOFILE of sandbox processes
   int64_t file_size_bytes = 1LL << 30;  // RLIMIT_FSIZE
+  // The sandbox's writable layer: its own file system of this size and inode count
+  // (runtime/disk.h); 0 when the daemon runs with --disk-quota off.
+  int64_t disk_bytes = 0;
+  int64_t inodes = 0;
 };
+
+// Defaults and bounds of a template's `disk` and `inodes`.
+inline constexpr int64_t kDefaultDiskBytes = 2LL << 30;
+inline constexpr int64_t kDefaultInodes = 200000;
+inline constexpr int64_t kMinDiskBytes = 32LL << 20;
+inline constexpr int64_t kMaxDiskBytes = 16LL << 40;
+inline constexpr int64_t kMinInodes = 1024;
+inline constexpr int64_t kBytesPerInodeMin = 1024;  // at most disk / 1024 inodes (mkfs.ext4)
 
 struct Template {
   std::string key;           // the map key: "python"
@@ -44,6 +56,8 @@ struct Template {
   std::vector<std::string> startup;
   std::vector<std::string> features;
   int64_t pids_max = 512;
+  int64_t disk_bytes = kDefaultDiskBytes;  // "disk": the sandbox's disk quota
+  int64_t inodes = kDefaultInodes;         // "inodes": its inode quota
 
   Limits ToLimits() const;
 };

@@ -254,6 +254,24 @@ class Daemon:
     def sandbox_dir(self, sandbox_id):
         return os.path.join(self.state_dir, "sandboxes", sandbox_id)
 
+    def read_upper_file(self, sandbox_id, path):
+        """Content (str) of a file of the sandbox's writable layer, read on the host: path is
+        relative to upper/. With a disk quota upper/ is on the sandbox's own file system
+        (disk.img, mounted at disk/ while it runs; read with debugfs, without mounting, when
+        it is stopped); with --disk-quota off it is <sandbox>/upper."""
+        d = self.sandbox_dir(sandbox_id)
+        image = os.path.join(d, "disk.img")
+        if not os.path.exists(image):
+            with open(os.path.join(d, "upper", path)) as f:
+                return f.read()
+        if os.stat(os.path.join(d, "disk")).st_dev != os.stat(d).st_dev:
+            with open(os.path.join(d, "disk", "upper", path)) as f:
+                return f.read()
+        out = subprocess.run(["/usr/sbin/debugfs", "-R", "cat /upper/" + path, image],
+                             capture_output=True, timeout=30)
+        assert out.returncode == 0 and b"not found" not in out.stderr, (path, out.stderr)
+        return out.stdout.decode()
+
     # ---- the CLI ----
     def sbx_raw(self, *args, timeout=120, stdin=None, socket_path=None):
         argv = [SBX, "--socket", socket_path or self.socket] + [str(a) for a in args]

@@ -184,9 +184,7 @@ print(json.dumps(r))
             assert "[%s]" % thp_current in f.read()
         # ... while the sandbox's own layer holds them.
         for n in names:
-            upper_home = os.path.join(daemon.sandbox_dir(sandbox), "upper", "home", "user", n)
-            with open(upper_home) as f:
-                assert f.read() == token
+            assert daemon.read_upper_file(sandbox, "home/user/" + n) == token
 
         # A second sandbox sees none of the first one's files.
         other = daemon.create("python")

@@ -111,8 +111,7 @@ def test_stop_ends_everything_but_files(daemon):
         r = daemon.api("POST", "/v1/sandboxes/%s/stop" % sid)
         assert r.status == 200 and r.json["state"] == "stopped", r
         fp.assert_runtime_gone()
-        with open(os.path.join(fp.dir, "upper", "home", "user", "keep.txt")) as f:
-            assert f.read() == "kept"
+        assert daemon.read_upper_file(sid, "home/user/keep.txt") == "kept"
         r = daemon.api("POST", "/v1/sandboxes/%s/exec" % sid, {"code": "print(1)"})
         assert r.status == 409, r
         r = daemon.remove(sid)
@@ -168,8 +167,7 @@ def test_lifetime_expiry_stops_the_sandbox(daemon):
         assert st["state"] == "stopped", st
         assert waited < 5, "a 2 s lifetime ended after %.1fs" % waited
         fp.assert_runtime_gone()
-        with open(os.path.join(fp.dir, "upper", "home", "user", "keep.txt")) as f:
-            assert f.read() == "kept"
+        assert daemon.read_upper_file(sid, "home/user/keep.txt") == "kept"
         r = daemon.remove(sid)
         assert r.status == 200, r
         fp.assert_all_gone()

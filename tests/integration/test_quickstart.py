@@ -57,10 +57,7 @@ def test_quickstart_create_exec_status_stop_cleanup(daemon):
         stopped = daemon.sbx_ok("stop", "--sandbox-id", sid)
         assert stopped["state"] == "stopped"
         assert daemon.sbx_ok("status", "--sandbox-id", sid)["state"] == "stopped"
-        kept = os.path.join(daemon.sandbox_dir(sid), "upper", "home", "user", "kept.txt")
-        assert os.path.isfile(kept), "file written before stop is not in %s" % kept
-        with open(kept) as f:
-            assert f.read() == token
+        assert daemon.read_upper_file(sid, "home/user/kept.txt") == token
 
         rc, out = daemon.sbx("exec", "--sandbox-id", sid, "--code", "print(1)")
         assert rc != 0 and out["success"] is False, "exec in a stopped sandbox: %r" % out

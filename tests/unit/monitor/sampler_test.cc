@@ -40,6 +40,7 @@ struct FakeSandboxes {
     double cpus = 1;
     double elapsed = -1;
     std::string upper;
+    std::optional<runtime::DiskStats> disk;
   };
   std::map<std::string, Fake> all;
   ProbeFn Probe() {
@@ -52,6 +53,7 @@ struct FakeSandboxes {
         p.cpus = f.cpus;
         p.upper_dir = f.upper;
         p.elapsed_seconds = f.elapsed;
+        p.disk = f.disk;
         out.push_back(p);
       }
       return out;
@@ -366,6 +368,38 @@ TEST_F(DiskUsageTest, SamplerWalksTheUpperDirAtMostEveryDiskInterval) {
   s.SampleAt(11 * kSec, kT0 + 11000);
   EXPECT_GE(s.Capture("s")->disk_used, 1 << 20);
   EXPECT_EQ(s.Stats().disk_walks, 2);
+}
+
+// A sandbox with a disk of its own reports statvfs figures: used every round, no walk, and its
+// usable size is diskTotal; the quota gauges come and go with it.
+TEST_F(DiskUsageTest, SandboxWithItsOwnDiskIsReadNotWalked) {
+  Registry r;
+  auto m = SandboxdMetrics::Register(&r);
+  ASSERT_TRUE(m.ok());
+  FakeSandboxes f;
+  f.all["q"].stats.memory_limit = 1;
+  f.all["q"].upper = dir_;
+  f.all["q"].disk = runtime::DiskStats{60 << 20, 6 << 20, 4096, 100};
+  Sampler s(TestOptions(), f.Probe(), m->get(), nullptr);
+  s.SampleAt(0, kT0);
+  s.SampleAt(kSec, kT0 + 1000);
+  MetricCapture c = *s.Capture("q");
+  EXPECT_EQ(c.disk_used, 6 << 20);
+  EXPECT_EQ(c.disk_limit, 60 << 20);
+  EXPECT_NEAR(c.disk_percent, 10, 0.01);
+  EXPECT_EQ(s.Stats().disk_walks, 0);
+  f.all["q"].disk->used_bytes = 30 << 20;
+  s.SampleAt(2 * kSec, kT0 + 2000);
+  EXPECT_EQ(s.Capture("q")->disk_used, 30 << 20);  // every round, not every disk interval
+  std::string text = r.Render();
+  EXPECT_NE(text.find("sandboxd_sandbox_disk_limit_bytes{sandbox_id=\"q\"} 62914560"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("sandboxd_sandbox_inodes{sandbox_id=\"q\"} 100"), std::string::npos);
+  EXPECT_NE(text.find("sandboxd_sandbox_inodes_limit{sandbox_id=\"q\"} 4096"),
+            std::string::npos);
+  f.all.erase("q");
+  s.SampleAt(3 * kSec, kT0 + 3000);
+  EXPECT_EQ(r.Render().find("sandbox_id=\"q\""), std::string::npos);
 }
 
 }  // namespace

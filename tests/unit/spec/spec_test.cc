@@ -73,10 +73,30 @@ TEST(TemplatesConfig, EmbeddedDefaultHasTheGuidesFourTemplates) {
   EXPECT_EQ(cfg->templates.at("general").timeout_s, 600);
   EXPECT_EQ(cfg->templates.at("minimal").memory_bytes, 512LL << 20);
   EXPECT_EQ(cfg->templates.at("minimal").timeout_s, 120);
+  EXPECT_EQ(py.disk_bytes, 2LL << 30);
+  EXPECT_EQ(py.inodes, 200000);
+  EXPECT_EQ(cfg->templates.at("general").disk_bytes, 4LL << 30);
+  EXPECT_EQ(cfg->templates.at("minimal").inodes, 100000);
   EXPECT_EQ(cfg->alert_thresholds.memory_usage_percent, 85);
   EXPECT_TRUE(cfg->rate_limit.enabled);
   EXPECT_EQ(cfg->rate_limit.requests_per_minute, 100);
   EXPECT_EQ(cfg->rate_limit.requests_per_hour, 5000);
+}
+
+TEST(TemplatesConfig, DiskQuotaFieldsParseWithDefaults) {
+  auto cfg = ParseTemplatesConfig(
+      R"({"templates": {"a": {"disk": "512MiB", "inodes": 4096}, "b": {"disk": 67108864},
+                        "c": {}}})",
+      "t.json");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().ToString();
+  EXPECT_EQ(cfg->templates.at("a").disk_bytes, 512LL << 20);
+  EXPECT_EQ(cfg->templates.at("a").inodes, 4096);
+  EXPECT_EQ(cfg->templates.at("a").ToLimits().disk_bytes, 512LL << 20);
+  EXPECT_EQ(cfg->templates.at("a").ToLimits().inodes, 4096);
+  EXPECT_EQ(cfg->templates.at("b").disk_bytes, 64LL << 20);
+  EXPECT_EQ(cfg->templates.at("b").inodes, 65536);  // the default, capped at one per KiB
+  EXPECT_EQ(cfg->templates.at("c").disk_bytes, kDefaultDiskBytes);
+  EXPECT_EQ(cfg->templates.at("c").inodes, kDefaultInodes);
 }
 
 TEST(TemplatesConfig, GuideCustomTemplateParses) {
@@ -102,6 +122,16 @@ TEST(TemplatesConfig, ErrorsNameFileTemplateAndField) {
       {R"({"templates": {"py": {"memory": "2XB"}}})", "t.json: templates.py.memory"},
       {R"({"templates": {"py": {"memory": "1MB"}}})", "templates.py.memory: at least 16MB"},
       {R"({"templates": {"py": {"cpus": "two"}}})", "templates.py.cpus: expected a number"},
+      {R"({"templates": {"py": {"disk": "2XB"}}})", "templates.py.disk: unknown unit"},
+      {R"({"templates": {"py": {"disk": true}}})", "templates.py.disk: expected a size"},
+      {R"({"templates": {"py": {"disk": "16MB"}}})", "templates.py.disk: must be between"},
+      {R"({"templates": {"py": {"disk": "17TB"}}})", "templates.py.disk: must be between"},
+      {R"({"templates": {"py": {"inodes": "many"}}})", "templates.py.inodes: expected a number"},
+      {R"({"templates": {"py": {"inodes": 100}}})", "templates.py.inodes: must be a whole"},
+      {R"({"templates": {"py": {"inodes": 2048.5}}})", "templates.py.inodes: must be a whole"},
+      {R"({"templates": {"py": {"inodes": 5000000000}}})", "templates.py.inodes: must be"},
+      {R"({"templates": {"py": {"disk": "64MB", "inodes": 100000}}})",
+       "templates.py.inodes: at most one inode per KiB of disk (65536"},
       {R"({"templates": {"py": {"cpus": 0}}})", "templates.py.cpus"},
       {R"({"templates": {"py": {"timeout": 0}}})", "templates.py.timeout"},
       {R"({"templates": {"py": {"packages": [1]}}})", "templates.py.packages[0]"},
