@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +61,14 @@ int Run(int argc, char** argv) {
     log::Error("bad_listen_fd", {{"fd", lfd}, {"errno", errno}});
     return 2;
   }
+  // Nor the delegated cgroup directories.
+  for (int fd : config.cgroup_fds) {
+    struct stat st;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      log::Error("bad_cgroup_fd", {{"fd", fd}, {"errno", errno}});
+      return 2;
+    }
+  }
 
   sigset_t set;
   sigemptyset(&set);
@@ -68,7 +77,7 @@ int Run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   if (getpid() != 1) prctl(PR_SET_CHILD_SUBREAPER, 1);  // act as init outside a pid namespace
 
-  ProcessTable table;
+  ProcessTable table(config.cgroup_fds);
   Router router(config, table);
   std::thread([&] {
     auto r = Serve(lfd, router);
@@ -77,6 +86,7 @@ int Run(int argc, char** argv) {
   }).detach();
   log::Info("agent_started", {{"pid", static_cast<int64_t>(getpid())},
                               {"listen_fd", lfd},
+                              {"cgroup_fds", static_cast<int64_t>(config.cgroup_fds.size())},
                               {"default_user", config.default_user}});
 
   while (true) {
@@ -90,8 +100,10 @@ int Run(int argc, char** argv) {
       std::fflush(nullptr);
       std::_Exit(0);  // detached threads may be mid-request: do not run destructors
     }
-    // SIGCHLD, a timeout (catch-up for coalesced signals) or SIGHUP: reap.
+    // SIGCHLD, a timeout (catch-up for coalesced signals) or SIGHUP: reap, and remove the
+    // cgroups of executions whose background processes have ended.
     ReapAll(table);
+    table.SweepCgroups();
   }
 }
 

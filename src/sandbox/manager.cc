@@ -377,7 +377,14 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   RETURN_IF_ERROR(runtime::PrepareRootfs(rootfs));
   RETURN_IF_ERROR(RecordLowerLayer(live, dir));
   spec::Limits limits = tpl.ToLimits();
-  RETURN_IF_ERROR(cgroups_->Create(r.id, limits));
+  RETURN_IF_ERROR(cgroups_->Create(r.id, limits, {id_base, id_base}));
+  // The delegated S/user directories, for the agent to nest its executions' cgroups in.
+  std::vector<UniqueFd> user_cgroups;
+  for (const std::string& d : cgroups_->UserDirs(r.id)) {
+    UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return SysError("open cgroup directory " + d);
+    user_cgroups.push_back(std::move(fd));
+  }
   ASSIGN_OR_RETURN(UniqueFd listen_fd, ListenUnix(SocketPath(r.id_slot)));
   std::string log_path = dir + "/agent.log";
   UniqueFd log_fd(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
@@ -395,6 +402,12 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   lc.limits = limits;
   lc.agent_path = options_.agent_path;
   lc.agent_args = {"--listen-fd", "3", "--default-user", "user"};
+  for (const UniqueFd& fd : user_cgroups) {
+    lc.agent_args.push_back("--cgroup-fd");
+    lc.agent_args.push_back(
+        std::to_string(runtime::kFirstAgentCgroupFd + static_cast<int>(lc.agent_cgroup_fds.size())));
+    lc.agent_cgroup_fds.push_back(fd.get());
+  }
   for (const auto& [k, v] : live.env) {
     lc.agent_args.push_back("--env");
     lc.agent_args.push_back(k + "=" + v);
@@ -408,6 +421,7 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   runtime::LaunchTimings timings;
   ASSIGN_OR_RETURN(live.container, runtime::Launch(lc, &timings));
   r.init_pid = live.container->pid();
+  RETURN_IF_ERROR(cgroups_->AfterLaunch(r.id, limits, static_cast<pid_t>(r.init_pid)));
   if (auto started = runtime::ProcessStartTime(r.init_pid); started.ok())
     r.init_start_time = *started;
   live.agent = std::make_shared<agentclient::AgentClient>(SocketPath(r.id_slot));
