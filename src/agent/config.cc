@@ -20,7 +20,7 @@ Result<std::pair<std::string, std::string>> SplitEnv(std::string_view kv) {
 }  // namespace
 
 std::string Usage() {
-  return "usage: sbx-agent [--listen-fd N] [--default-user NAME] [--env K=V]... "
+  return "usage: sbx-agent [--listen-fd N] [--cgroup-fd N]... [--default-user NAME] [--env K=V]... "
          "[--log-level debug|info|warn|error]\n";
 }
 
@@ -50,14 +50,22 @@ Result<AgentConfig> ParseFlags(int argc, char** argv, char** environ_vars) {
       }
       return std::string_view(argv[++i]);
     };
-    if (name == "--listen-fd") {
-      ASSIGN_OR_RETURN(auto v, need_value());
+    auto parse_fd = [&](std::string_view v) -> Result<int> {
       int fd = -1;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), fd);
       if (ec != std::errc() || p != v.data() + v.size() || fd < 0) {
-        return MakeError(ErrorCode::kInvalidArgument, "bad --listen-fd '" + std::string(v) + "'");
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "bad " + std::string(name) + " '" + std::string(v) + "'");
       }
-      cfg.listen_fd = fd;
+      return fd;
+    };
+    if (name == "--listen-fd") {
+      ASSIGN_OR_RETURN(auto v, need_value());
+      ASSIGN_OR_RETURN(cfg.listen_fd, parse_fd(v));
+    } else if (name == "--cgroup-fd") {
+      ASSIGN_OR_RETURN(auto v, need_value());
+      ASSIGN_OR_RETURN(int fd, parse_fd(v));
+      cfg.cgroup_fds.push_back(fd);
     } else if (name == "--default-user") {
       ASSIGN_OR_RETURN(auto v, need_value());
       if (v.empty()) return MakeError(ErrorCode::kInvalidArgument, "empty --default-user");

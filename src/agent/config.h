@@ -1,4 +1,4 @@
-// AgentConfig: the agent's command line (--listen-fd, --default-user, --env K=V,
+// AgentConfig: the agent's command line (--listen-fd, --cgroup-fd, --default-user, --env K=V,
 // --log-level) and the sandbox-wide environment every process starts with.
 //
 // Thread safety: immutable after ParseFlags; shared read-only by all threads.
@@ -14,6 +14,8 @@ namespace sbx::agent {
 
 struct AgentConfig {
   int listen_fd = 3;
+  // Delegated cgroup directories for the executions' cgroups (exec_cgroup.h); may be empty.
+  std::vector<int> cgroup_fds;
   std::string default_user = "user";
   // Sandbox env in order: the agent's inherited environment (minus per-user variables such
   // as HOME and USER), then --env flags. Later entries win.

@@ -121,6 +121,14 @@ int Run(int argc, char** argv) {
     log::Error("bad_listen_fd", {{"fd", lfd}, {"errno", errno}});
     return 2;
   }
+  // Nor the delegated cgroup directories.
+  for (int fd : config.cgroup_fds) {
+    struct stat st;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      log::Error("bad_cgroup_fd", {{"fd", fd}, {"errno", errno}});
+      return 2;
+    }
+  }
 
   sigset_t set;
   sigemptyset(&set);
@@ -128,7 +136,7 @@ int Run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread created below
   if (getpid() != 1) prctl(PR_SET_CHILD_SUBREAPER, 1);  // act as init outside a pid namespace
 
-  ProcessTable table;
+  ProcessTable table(config.cgroup_fds);
   Router router(config, table);
   std::thread([&] {
     auto r = Serve(lfd, router);
@@ -137,6 +145,7 @@ int Run(int argc, char** argv) {
   }).detach();
   log::Info("agent_started", {{"pid", static_cast<int64_t>(getpid())},
                               {"listen_fd", lfd},
+                              {"cgroup_fds", static_cast<int64_t>(config.cgroup_fds.size())},
                               {"default_user", config.default_user}});
   WarnIfSuidDumpable();
 
@@ -152,9 +161,11 @@ int Run(int argc, char** argv) {
       std::fflush(nullptr);
       std::_Exit(0);  // detached threads may be mid-request: do not run destructors
     }
-    // SIGCHLD, a timeout (catch-up for coalesced signals) or SIGHUP: reap.
+    // SIGCHLD, a timeout (catch-up for coalesced signals) or SIGHUP: reap, and remove the
+    // cgroups of executions whose background processes have ended.
     ReapAll(table);
     drops.Tick();
+    table.SweepCgroups();
   }
 }
 

@@ -15,10 +15,11 @@ namespace sbx::agent {
 using protocol::OutputKind;
 
 Process::Process(protocol::ProcessConfig config, std::optional<std::string> tag,
-                 SpawnedProcess spawned)
+                 SpawnedProcess spawned, std::string cgroup)
     : pid_(static_cast<uint32_t>(spawned.pid)),
       config_(std::move(config)),
       tag_(std::move(tag)),
+      cgroup_(std::move(cgroup)),
       stdin_w_(std::move(spawned.stdin_w)),
       stdout_r_(std::move(spawned.stdout_r)),
       stderr_r_(std::move(spawned.stderr_r)),
@@ -161,6 +162,7 @@ Process::Batch Process::Wait(int id, Clock::time_point until) {
   if (batch.ended) {
     batch.end = protocol::EndInfoFromWaitStatus(wait_status_);
     batch.deadline_killed = deadline_killed_;
+    batch.kill_report = kill_report_;
   }
   TrimLocked();
   lk.unlock();
@@ -245,9 +247,19 @@ void Process::OnExit(int wait_status) {
   cv_.notify_all();
 }
 
-void Process::MarkDeadlineKilled() {
+void Process::BeginDeadlineKill() {
   std::lock_guard<std::mutex> lk(mu_);
   deadline_killed_ = true;
+  killing_ = true;
+}
+
+void Process::EndDeadlineKill(std::string report) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    killing_ = false;
+    kill_report_ = std::move(report);
+  }
+  cv_.notify_all();
 }
 
 bool Process::exited() const {

@@ -42,10 +42,13 @@ class Process : public std::enable_shared_from_this<Process> {
     bool ended = false;
     protocol::EndInfo end;
     bool deadline_killed = false;
+    std::string kill_report;  // with deadline_killed: what the kill did
   };
   using Clock = std::chrono::steady_clock;
 
-  Process(protocol::ProcessConfig config, std::optional<std::string> tag, SpawnedProcess spawned);
+  // `cgroup`: the name of its execution cgroup (ExecCgroups), empty without one.
+  Process(protocol::ProcessConfig config, std::optional<std::string> tag, SpawnedProcess spawned,
+          std::string cgroup);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -54,6 +57,7 @@ class Process : public std::enable_shared_from_this<Process> {
   const protocol::ProcessConfig& config() const { return config_; }
   const std::optional<std::string>& tag() const { return tag_; }
   bool is_pty() const { return pty_master_.valid(); }
+  const std::string& cgroup() const { return cgroup_; }
 
   // Starts the detached reader thread (it keeps the Process alive until output is drained).
   Result<void> StartReader();
@@ -70,8 +74,10 @@ class Process : public std::enable_shared_from_this<Process> {
 
   // Called by the reaper with the waitpid() status.
   void OnExit(int wait_status);
-  // Called by the deadline watcher before it kills the process tree.
-  void MarkDeadlineKilled();
+  // Called by the deadline watcher around its kill: the end is held back from subscribers
+  // until the kill's report is in.
+  void BeginDeadlineKill();
+  void EndDeadlineKill(std::string report);
   bool exited() const;
 
  private:
@@ -79,11 +85,12 @@ class Process : public std::enable_shared_from_this<Process> {
   void Append(protocol::OutputKind kind, const char* data, size_t n);
   void TrimLocked();
   uint64_t EndSeqLocked() const { return base_seq_ + log_.size(); }
-  bool EndedLocked() const { return exited_ && output_done_; }
+  bool EndedLocked() const { return exited_ && output_done_ && !killing_; }
 
   const uint32_t pid_;
   const protocol::ProcessConfig config_;
   const std::optional<std::string> tag_;
+  const std::string cgroup_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -96,6 +103,8 @@ class Process : public std::enable_shared_from_this<Process> {
   int wait_status_ = 0;
   bool output_done_ = false;
   bool deadline_killed_ = false;
+  bool killing_ = false;
+  std::string kill_report_;
 
   std::mutex input_mu_;
   UniqueFd stdin_w_;

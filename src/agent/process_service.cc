@@ -85,7 +85,10 @@ Result<Json> ProcessService::Unary(std::string_view method, const Json& body) {
   if (method == "SendSignal") {
     ASSIGN_OR_RETURN(int sig, protocol::ParseSignal(body));
     log::Info("process_signal", {{"pid", proc->pid()}, {"signal", sig}});
-    if (kill(-static_cast<pid_t>(proc->pid()), sig) != 0 &&
+    if (sig == SIGKILL && !proc->cgroup().empty()) {
+      // Everything the process started, however it detached.
+      log::Info("process_killed", {{"pid", proc->pid()}, {"how", table_.KillProcess(*proc)}});
+    } else if (kill(-static_cast<pid_t>(proc->pid()), sig) != 0 &&
         kill(static_cast<pid_t>(proc->pid()), sig) != 0) {
       if (errno == ESRCH) return MakeError(ErrorCode::kNotFound, "process has exited");
       return SysError("kill " + std::to_string(proc->pid()));
@@ -195,7 +198,7 @@ void ProcessService::StreamEvents(ConnectStream& stream, const std::shared_ptr<P
       if (!stream.Send(protocol::EndEventJson(batch.end)).ok()) return;
       if (batch.deadline_killed) {
         Error e = MakeError(ErrorCode::kDeadlineExceeded,
-                            "process exceeded its deadline and was killed");
+                            "process exceeded its deadline; " + batch.kill_report);
         (void)stream.Finish(&e);
       } else {
         (void)stream.Finish(nullptr);

@@ -32,7 +32,8 @@ pid_t SessionOf(const char* pid) {
 
 }  // namespace
 
-ProcessTable::ProcessTable() : deadline_thread_([this] { DeadlineLoop(); }) {}
+ProcessTable::ProcessTable(std::vector<int> cgroup_fds)
+    : cgroups_(std::move(cgroup_fds)), deadline_thread_([this] { DeadlineLoop(); }) {}
 
 ProcessTable::~ProcessTable() {
   {
@@ -44,11 +45,25 @@ ProcessTable::~ProcessTable() {
 }
 
 Result<ProcessTable::Started> ProcessTable::Start(StartParams params) {
+  std::string cgroup;
+  std::vector<UniqueFd> procs;  // closed once the child has joined (or failed)
+  if (cgroups_.enabled()) {
+    cgroups_.Sweep();
+    ASSIGN_OR_RETURN(ExecCgroups::Created c, cgroups_.Create());
+    cgroup = std::move(c.name);
+    procs = std::move(c.procs);
+    for (const UniqueFd& fd : procs) params.spawn.cgroup_procs.push_back(fd.get());
+  }
   std::unique_lock<std::mutex> lk(mu_);
-  ASSIGN_OR_RETURN(SpawnedProcess spawned, Spawn(params.spawn));
-  const pid_t pid = spawned.pid;
+  auto spawned_or = Spawn(params.spawn);
+  if (!spawned_or.ok()) {
+    lk.unlock();
+    if (!cgroup.empty()) cgroups_.Release(cgroup);
+    return std::move(spawned_or).error();
+  }
+  SpawnedProcess spawned = std::move(spawned_or).value();
   auto proc = std::make_shared<Process>(std::move(params.config), std::move(params.tag),
-                                        std::move(spawned));
+                                        std::move(spawned), cgroup);
   const int sub = proc->Subscribe(/*from_start=*/true);
   running_[proc->pid()] = proc;
   if (params.deadline) {
@@ -58,7 +73,7 @@ Result<ProcessTable::Started> ProcessTable::Start(StartParams params) {
   lk.unlock();
   auto reader = proc->StartReader();
   if (!reader.ok()) {
-    KillTree(pid);  // the reaper will finish the entry
+    KillProcess(*proc);  // the reaper will finish the entry
     proc->Unsubscribe(sub);
     return std::move(reader).error();
   }
@@ -107,10 +122,27 @@ void ProcessTable::OnChildExit(pid_t pid, int wait_status) {
   const auto end = protocol::EndInfoFromWaitStatus(wait_status);
   log::Info("process_exited", {{"pid", static_cast<int64_t>(pid)}, {"status", end.status}});
   proc->OnExit(wait_status);
+  // Its background processes, if any, keep the cgroup until they end.
+  if (!proc->cgroup().empty()) cgroups_.Release(proc->cgroup());
 }
 
 void ProcessTable::KillAll() {
-  for (const auto& p : ListRunning()) KillTree(static_cast<pid_t>(p->pid()));
+  for (const auto& p : ListRunning()) KillProcess(*p);
+}
+
+std::string ProcessTable::KillProcess(const Process& p) {
+  if (p.cgroup().empty()) {
+    KillTree(static_cast<pid_t>(p.pid()));
+    return "killed its session and process group (no execution cgroup: processes that left "
+           "both may survive)";
+  }
+  CgroupKillReport r = cgroups_.Kill(p.cgroup());
+  std::string out = "killed all " + std::to_string(r.killed) + " processes of its cgroup";
+  if (r.remaining > 0) {
+    out = "killed " + std::to_string(r.killed) + " processes of its cgroup, but " +
+          std::to_string(r.remaining) + " were still alive 2 s after SIGKILL";
+  }
+  return out;
 }
 
 void ProcessTable::KillTree(pid_t sid) {
@@ -148,10 +180,11 @@ void ProcessTable::DeadlineLoop() {
     std::shared_ptr<Process> proc = first->second.lock();
     deadlines_.erase(first);
     if (!proc || proc->exited()) continue;
-    proc->MarkDeadlineKilled();
+    proc->BeginDeadlineKill();
     lk.unlock();
-    log::Info("process_deadline_kill", {{"pid", proc->pid()}});
-    KillTree(static_cast<pid_t>(proc->pid()));
+    std::string report = KillProcess(*proc);
+    log::Info("process_deadline_kill", {{"pid", proc->pid()}, {"how", report}});
+    proc->EndDeadlineKill(std::move(report));
     lk.lock();
   }
 }

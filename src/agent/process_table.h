@@ -2,8 +2,9 @@
 // so the reaper can never see an unregistered pid), receives exit statuses from the reaper
 // (statuses of unknown pids, i.e. orphans re-parented to the agent, are discarded), keeps the
 // last kMaxEnded ended processes for late Connects, and enforces per-process deadlines with
-// one watcher thread that SIGKILLs the whole process tree (its group and every process of
-// its session).
+// one watcher thread that SIGKILLs everything the process started: every process of its
+// execution cgroup (ExecCgroups), or without cgroups its group and every process of its
+// session.
 //
 // Thread safety: all public methods are thread-safe.
 #pragma once
@@ -20,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/exec_cgroup.h"
 #include "agent/process.h"
 #include "agent/spawn.h"
 #include "common/result.h"
@@ -42,7 +44,8 @@ class ProcessTable {
     int subscription;  // from the very first output byte
   };
 
-  ProcessTable();
+  // `cgroup_fds`: the delegated cgroup directories (owned from now on; empty: no cgroups).
+  explicit ProcessTable(std::vector<int> cgroup_fds);
   ~ProcessTable();
   ProcessTable(const ProcessTable&) = delete;
   ProcessTable& operator=(const ProcessTable&) = delete;
@@ -55,6 +58,11 @@ class ProcessTable {
   void OnChildExit(pid_t pid, int wait_status);
   // SIGKILLs every running process tree (shutdown).
   void KillAll();
+  // SIGKILLs everything `p` started (its cgroup, else its session and group) and says what
+  // happened, for the client ("killed the 3 processes of its cgroup").
+  std::string KillProcess(const Process& p);
+  // Removes the execution cgroups of ended processes whose background processes are gone.
+  void SweepCgroups() { cgroups_.Sweep(); }
 
   // SIGKILL to the process group `sid` and to every process whose session id is `sid`.
   static void KillTree(pid_t sid);
@@ -62,6 +70,7 @@ class ProcessTable {
  private:
   void DeadlineLoop();
 
+  ExecCgroups cgroups_;
   std::mutex mu_;
   std::map<uint32_t, std::shared_ptr<Process>> running_;
   std::deque<std::shared_ptr<Process>> ended_;

@@ -17,6 +17,7 @@ namespace {
 
 enum ChildStep : int {
   kStepSignals = 1,
+  kStepCgroup,
   kStepSetsid,
   kStepStdio,
   kStepPty,
@@ -30,6 +31,7 @@ enum ChildStep : int {
 const char* StepName(int step) {
   switch (step) {
     case kStepSignals: return "reset signals";
+    case kStepCgroup: return "join the execution cgroup";
     case kStepSetsid: return "setsid";
     case kStepStdio: return "set up stdio";
     case kStepPty: return "open pty";
@@ -121,6 +123,10 @@ void WriteOomScoreAdj() {
   if (sigprocmask(SIG_SETMASK, &all, nullptr) != 0) ChildFail(err_fd, kStepSignals);
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+  }
+  // Before anything else of the child: what it forks from now on is born in the cgroup.
+  for (int fd : spec.cgroup_procs) {
+    if (write(fd, "0", 1) != 1) ChildFail(err_fd, kStepCgroup);
   }
   if (setsid() < 0) ChildFail(err_fd, kStepSetsid);
   if (plan.pty_slave != nullptr) {

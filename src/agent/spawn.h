@@ -1,5 +1,6 @@
 // Spawn: fork and exec one user process. The child half is a fixed script that allocates
-// nothing: reset signals, setsid, wire stdio (pipes, /dev/null or a PTY as controlling
+// nothing: reset signals, join its execution cgroup (writes "0" to each given cgroup.procs,
+// so all it forks stays there), setsid, wire stdio (pipes, /dev/null or a PTY as controlling
 // terminal), oom_score_adj=1000 (the OOM killer picks user processes before the agent),
 // setgroups/setgid/setuid, chdir, exec with a PATH search. A failing step sends
 // {step, errno} over a close-on-exec pipe and the parent turns it into an Error.
@@ -30,6 +31,7 @@ struct SpawnSpec {
   gid_t gid = 0;
   std::vector<gid_t> groups;
   bool stdin_pipe = false;  // false: /dev/null (ignored with a PTY)
+  std::vector<int> cgroup_procs;  // borrowed cgroup.procs fds the child joins before exec
   std::optional<protocol::PtySize> pty;
 };
 

@@ -52,8 +52,8 @@ class AgentClient {
   // end-of-stream frame. A deadline_exceeded end frame (the agent killed the process at
   // timeout_ms) is returned as an Error with code kDeadlineExceeded.
   Result<ProcessEnd> Run(const StartOptions& options, const RunCallbacks& callbacks) const;
-  // process.Process/SendSignal (sig is 9 or 15). The agent signals the process group, so the
-  // whole tree the process started goes with it.
+  // process.Process/SendSignal (sig is 9 or 15). SIGKILL ends every process of the process's
+  // execution cgroup (whatever left its session); SIGTERM goes to its process group.
   Result<void> SendSignal(uint32_t pid, int sig) const;
   // process.Process/SendInput: writes `data` to the stdin pipe of a process started with
   // stdin_open. The agent gives up after 30 s when the process does not read.

@@ -28,7 +28,7 @@ CLI::App* AddExecCommand(CLI::App& app, ExecArgs& args) {
   code->excludes(file);
   sub->add_option_function<double>(
       "--timeout", [&args](const double& v) { args.timeout = v; },
-      "Wall-clock limit in seconds; the whole process tree is killed at expiry (default: 60)");
+      "Wall-clock limit in seconds; every process the code started is killed at expiry (default: 60)");
   sub->add_option("--env,-e", args.env, "Environment variable NAME=VALUE (repeatable)")
       ->allow_extra_args(false)
       ->check(FormCheck(ParseEnvAssignment, "--env", "NAME=VALUE"));

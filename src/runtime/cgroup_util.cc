@@ -66,6 +66,20 @@ Result<std::vector<pid_t>> ReadProcs(const std::string& path) {
   return pids;
 }
 
+Result<std::vector<pid_t>> ReadProcsTree(const std::string& dir) {
+  ASSIGN_OR_RETURN(std::vector<pid_t> pids, ReadProcs(dir + "/cgroup.procs"));
+  ASSIGN_OR_RETURN(std::vector<std::string> children, ListDirs(dir));
+  for (const std::string& c : children) {
+    auto sub = ReadProcsTree(dir + "/" + c);
+    if (!sub.ok()) {
+      if (sub.error().sys_errno == ENOENT) continue;  // removed meanwhile
+      return sub.error();
+    }
+    pids.insert(pids.end(), sub->begin(), sub->end());
+  }
+  return pids;
+}
+
 Result<std::vector<std::string>> ListDirs(const std::string& dir) {
   std::vector<std::string> out;
   DIR* d = ::opendir(dir.c_str());
@@ -101,6 +115,14 @@ Result<void> Write(const std::string& path, const std::string& value) {
 Result<void> MkdirIfMissing(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return Ok();
   return SysError("mkdir cgroup " + path);
+}
+
+Result<void> Delegate(const std::vector<std::string>& paths, uid_t uid, gid_t gid) {
+  for (const std::string& p : paths) {
+    if (::chown(p.c_str(), uid, gid) != 0)
+      return SysError("chown " + p + " to " + std::to_string(uid) + ":" + std::to_string(gid));
+  }
+  return Ok();
 }
 
 Result<void> CheckId(const std::string& id) {

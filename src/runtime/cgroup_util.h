@@ -23,6 +23,8 @@ Result<int64_t> ReadInt(const std::string& path);
 Result<int64_t> ReadKey(const std::string& path, const std::string& key);
 // The pids in a cgroup.procs file.
 Result<std::vector<pid_t>> ReadProcs(const std::string& path);
+// The pids in `dir`/cgroup.procs and in those of all its descendant cgroups.
+Result<std::vector<pid_t>> ReadProcsTree(const std::string& dir);
 // Names of the subdirectories (child cgroups) of `dir`; empty if `dir` does not exist.
 Result<std::vector<std::string>> ListDirs(const std::string& dir);
 // Removes a cgroup directory and its child cgroups (deepest first), retrying EBUSY for up to
@@ -32,6 +34,10 @@ Result<void> RemoveCgroupDir(const std::string& dir);
 Result<void> Write(const std::string& path, const std::string& value);
 // mkdir that accepts an existing directory.
 Result<void> MkdirIfMissing(const std::string& path);
+// Hands cgroup directories and control files to the sandbox's root (chown), as container
+// runtimes delegate a subtree: with a directory it may create and remove child cgroups, with
+// a cgroup.procs file move processes there; it never gets a limit file.
+Result<void> Delegate(const std::vector<std::string>& paths, uid_t uid, gid_t gid);
 // Valid sandbox id for a cgroup name: [a-z0-9_]{1,64}. Drivers refuse anything else so an id
 // can never name a path outside their base.
 Result<void> CheckId(const std::string& id);

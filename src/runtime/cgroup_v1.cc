@@ -1,6 +1,9 @@
 // cgroup v1 driver: one directory per sandbox in each of the memory, cpu, cpuacct, pids and
-// freezer hierarchies (co-mounted controllers share a directory). Kills by freezing the
-// cgroup first, so that no task can fork or exit while we signal the pids we read.
+// freezer hierarchies (co-mounted controllers share a directory). The agent stays in S (v1
+// allows tasks in inner nodes); the user's S/user exists in the pids and freezer hierarchies
+// only, where the agent nests its executions' cgroups: memory and CPU are accounted at S for
+// everything. Kills by freezing the cgroup first (hierarchically), so that no task can fork or
+// exit while we signal the pids we read.
 #include <signal.h>
 
 #include <algorithm>
@@ -30,7 +33,8 @@ class CgroupV1Driver : public CgroupDriver {
 
   const char* Name() const override { return "v1"; }
 
-  Result<void> Create(const std::string& id, const spec::Limits& limits) override {
+  Result<void> Create(const std::string& id, const spec::Limits& limits,
+                      const CgroupDelegate& delegate) override {
     RETURN_IF_ERROR(cu::CheckId(id));
     for (const std::string& base : BaseDirs()) RETURN_IF_ERROR(cu::MkdirIfMissing(base));
     ScopeExit rollback([&] { (void)Destroy(id); });
@@ -53,11 +57,35 @@ class CgroupV1Driver : public CgroupDriver {
       RETURN_IF_ERROR(cu::Write(d + "/cpu.cfs_quota_us", std::to_string(quota)));
     }
     if (Has("pids")) {
-      std::string v = limits.pids_max > 0 ? std::to_string(limits.pids_max) : "max";
+      std::string v =
+          limits.pids_max > 0 ? std::to_string(limits.pids_max + kAgentPidsReserve) : "max";
       RETURN_IF_ERROR(cu::Write(Dir("pids", id) + "/pids.max", v));
+    }
+    for (const std::string& user : UserDirs(id)) {
+      RETURN_IF_ERROR(cu::MkdirIfMissing(user));
+      // Only the directory: the agent's children of it are its own, S/user's files stay root's.
+      RETURN_IF_ERROR(cu::Delegate({user}, delegate.uid, delegate.gid));
+    }
+    if (Has("pids")) {
+      std::string v = limits.pids_max > 0 ? std::to_string(limits.pids_max) : "max";
+      RETURN_IF_ERROR(cu::Write(Dir("pids", id) + "/user/pids.max", v));
     }
     rollback.Dismiss();
     return Ok();
+  }
+
+  std::vector<std::string> UserDirs(const std::string& id) const override {
+    std::vector<std::string> out;
+    for (const char* c : {"pids", "freezer"}) {
+      if (!Has(c)) continue;
+      std::string d = Dir(c, id) + "/user";
+      if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+    }
+    return out;
+  }
+
+  Result<void> AfterLaunch(const std::string& id, const spec::Limits&, pid_t) override {
+    return cu::CheckId(id);
   }
 
   std::vector<std::string> ProcsFiles(const std::string& id) const override {
@@ -93,14 +121,16 @@ class CgroupV1Driver : public CgroupDriver {
 
   Result<void> KillAll(const std::string& id) override {
     RETURN_IF_ERROR(cu::CheckId(id));
+    // S and its descendants in every hierarchy (S/user/<execution> in pids and freezer).
     std::string procs = ProcsFiles(id).front();
     if (!PathExists(procs)) return Ok();
     std::string freezer = Has("freezer") ? Dir("freezer", id) + "/freezer.state" : "";
     // Already empty (the usual case once the init was reaped): no freeze/thaw round trip.
-    if (auto first = cu::ReadProcs(procs); first.ok() && first->empty()) return Ok();
+    if (auto first = AllProcs(id); first.ok() && first->empty()) return Ok();
     for (int waited = 0;; waited += 10) {
+      // v1's freezer is hierarchical: freezing S freezes S/user/... too.
       if (!freezer.empty()) RETURN_IF_ERROR(Freeze(freezer));
-      auto pids = cu::ReadProcs(procs);
+      auto pids = AllProcs(id);
       if (pids.ok()) {
         for (pid_t p : *pids) ::kill(p, SIGKILL);  // frozen: no pid can be reused meanwhile
       }
@@ -141,6 +171,19 @@ class CgroupV1Driver : public CgroupDriver {
   bool Has(const std::string& controller) const { return bases_.count(controller) != 0; }
   std::string Dir(const std::string& controller, const std::string& id) const {
     return bases_.at(controller) + "/" + id;
+  }
+
+  // The tasks of S and of its descendants, in every hierarchy (a task may sit in S in one and
+  // in S/user/eN in another), without duplicates.
+  Result<std::vector<pid_t>> AllProcs(const std::string& id) const {
+    std::vector<pid_t> all;
+    for (const std::string& base : BaseDirs()) {
+      ASSIGN_OR_RETURN(std::vector<pid_t> pids, cu::ReadProcsTree(base + "/" + id));
+      all.insert(all.end(), pids.begin(), pids.end());
+    }
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    return all;
   }
 
   // FROZEN, and wait (bounded) until the kernel says every task is frozen.

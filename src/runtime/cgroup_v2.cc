@@ -1,6 +1,10 @@
 // cgroup v2 driver: <base>/<id> in the unified hierarchy, with memory, cpu and pids enabled
 // for the sandboxes through cgroup.subtree_control of the daemon's cgroup and of <base>.
-// Kills with cgroup.kill (Linux 5.14+), else by freezing and signalling.
+// Inside S: S/agent (the init, moved there by AfterLaunch once its cgroup namespace is rooted
+// at S) and S/user (pids.max = the template's limit, delegated: the agent nests its
+// executions there). v2 checks a migration against the cgroup.procs of the common ancestor,
+// so S's cgroup.procs is delegated too. Kills with cgroup.kill (Linux 5.14+), else by
+// freezing and signalling.
 #include <signal.h>
 
 #include <algorithm>
@@ -73,7 +77,8 @@ class CgroupV2Driver : public CgroupDriver {
 
   const char* Name() const override { return "v2"; }
 
-  Result<void> Create(const std::string& id, const spec::Limits& limits) override {
+  Result<void> Create(const std::string& id, const spec::Limits& limits,
+                      const CgroupDelegate& delegate) override {
     RETURN_IF_ERROR(cu::CheckId(id));
     // The daemon's cgroup hands the controllers to <base>, which hands them to the sandboxes.
     RETURN_IF_ERROR(EnableControllers(base_.substr(0, base_.find_last_of('/'))));
@@ -91,14 +96,41 @@ class CgroupV2Driver : public CgroupDriver {
               : "max";
       RETURN_IF_ERROR(cu::Write(d + "/cpu.max", quota + " " + std::to_string(kCpuPeriodUs)));
     }
+    RETURN_IF_ERROR(cu::Write(d + "/pids.max", limits.pids_max > 0
+                                                   ? std::to_string(limits.pids_max + kAgentPidsReserve)
+                                                   : "max"));
+    // Empty children for now: S holds the init until AfterLaunch.
+    RETURN_IF_ERROR(cu::MkdirIfMissing(d + "/agent"));
+    RETURN_IF_ERROR(cu::MkdirIfMissing(d + "/user"));
+    if (PathExists(d + "/user/cgroup.max.depth")) {
+      RETURN_IF_ERROR(cu::Write(d + "/user/cgroup.max.depth", "2"));
+      // Each execution cgroup the agent keeps holds a process of the user's budget.
+      if (limits.pids_max > 0)
+        RETURN_IF_ERROR(cu::Write(d + "/user/cgroup.max.descendants",
+                                  std::to_string(limits.pids_max + kAgentPidsReserve)));
+    }
     RETURN_IF_ERROR(
-        cu::Write(d + "/pids.max", limits.pids_max > 0 ? std::to_string(limits.pids_max) : "max"));
+        cu::Delegate({d + "/user", d + "/cgroup.procs"}, delegate.uid, delegate.gid));
     rollback.Dismiss();
     return Ok();
   }
 
   std::vector<std::string> ProcsFiles(const std::string& id) const override {
     return {Dir(id) + "/cgroup.procs"};
+  }
+
+  std::vector<std::string> UserDirs(const std::string& id) const override {
+    return {Dir(id) + "/user"};
+  }
+
+  Result<void> AfterLaunch(const std::string& id, const spec::Limits& limits,
+                           pid_t init_pid) override {
+    RETURN_IF_ERROR(cu::CheckId(id));
+    std::string d = Dir(id);
+    RETURN_IF_ERROR(cu::Write(d + "/agent/cgroup.procs", std::to_string(init_pid)));
+    RETURN_IF_ERROR(cu::Write(d + "/cgroup.subtree_control", "+pids"));
+    return cu::Write(d + "/user/pids.max",
+                     limits.pids_max > 0 ? std::to_string(limits.pids_max) : "max");
   }
 
   Result<void> AddProcess(const std::string& id, pid_t pid) override {
@@ -130,7 +162,7 @@ class CgroupV2Driver : public CgroupDriver {
     if (has_kill) RETURN_IF_ERROR(cu::Write(d + "/cgroup.kill", "1"));
     for (int waited = 0;; waited += 10) {
       if (!has_kill) RETURN_IF_ERROR(Freeze(d));
-      auto pids = cu::ReadProcs(d + "/cgroup.procs");
+      auto pids = cu::ReadProcsTree(d);  // S/agent, S/user/... too
       if (pids.ok() && !has_kill) {
         for (pid_t p : *pids) ::kill(p, SIGKILL);
       }

@@ -135,16 +135,24 @@ int SetUpDev(ChildStep* step, int* arg) {
 }
 
 // Fds of the agent: 0 = /dev/null, 1 and 2 = log, 3 = listening socket (inherited across
-// exec), 4 = error pipe and 5 = agent binary (both close-on-exec); everything else closed.
-// Sources are first moved above 9 so that no dup2 clobbers a source still needed.
+// exec), 4 = error pipe and 5 = agent binary (both close-on-exec), 6... = the delegated cgroup
+// directories (inherited); everything else closed. Sources are first moved above kHighFd so
+// that no dup2 clobbers a source still needed.
+constexpr int kHighFd = 16;
 int ArrangeFds(const ChildPlan& p, int* error_fd) {
   int log = p.log_fd >= 0 ? p.log_fd : p.null_fd;
-  int hi_null = ::fcntl(p.null_fd, F_DUPFD_CLOEXEC, 10);
-  int hi_log = ::fcntl(log, F_DUPFD_CLOEXEC, 10);
-  int hi_err = ::fcntl(p.error_fd, F_DUPFD_CLOEXEC, 10);
-  int hi_exe = ::fcntl(p.exe_fd, F_DUPFD_CLOEXEC, 10);
-  int hi_listen = p.listen_fd >= 0 ? ::fcntl(p.listen_fd, F_DUPFD_CLOEXEC, 10) : -2;
+  int hi_null = ::fcntl(p.null_fd, F_DUPFD_CLOEXEC, kHighFd);
+  int hi_log = ::fcntl(log, F_DUPFD_CLOEXEC, kHighFd);
+  int hi_err = ::fcntl(p.error_fd, F_DUPFD_CLOEXEC, kHighFd);
+  int hi_exe = ::fcntl(p.exe_fd, F_DUPFD_CLOEXEC, kHighFd);
+  int hi_listen = p.listen_fd >= 0 ? ::fcntl(p.listen_fd, F_DUPFD_CLOEXEC, kHighFd) : -2;
   if (hi_null < 0 || hi_log < 0 || hi_err < 0 || hi_exe < 0 || hi_listen == -1) return errno;
+  int hi_cgroup[8];
+  if (p.n_cgroup_fds > static_cast<int>(std::size(hi_cgroup))) return EINVAL;
+  for (int i = 0; i < p.n_cgroup_fds; ++i) {
+    hi_cgroup[i] = ::fcntl(p.cgroup_fds[i], F_DUPFD_CLOEXEC, kHighFd);
+    if (hi_cgroup[i] < 0) return errno;
+  }
   *error_fd = hi_err;
   if (::dup3(hi_err, 4, O_CLOEXEC) < 0) return errno;
   *error_fd = 4;
@@ -154,6 +162,9 @@ int ArrangeFds(const ChildPlan& p, int* error_fd) {
     if (::dup2(hi_listen, 3) < 0 || ::fcntl(3, F_SETFD, 0) != 0) return errno;
   } else {
     ::close(3);
+  }
+  for (int i = 0; i < p.n_cgroup_fds; ++i) {
+    if (::dup2(hi_cgroup[i], 6 + i) < 0) return errno;  // dup2 clears close-on-exec
   }
   return 0;
 }
@@ -196,7 +207,7 @@ int ArrangeFds(const ChildPlan& p, int* error_fd) {
           Sys(::syscall(SYS_prlimit64, 0, p.rlimits[i].resource, &p.rlimits[i].value, nullptr)), i);
   }
   check(ChildStep::kDupFds, ArrangeFds(p, &efd));
-  check(ChildStep::kCloseFds, Sys(sys::CloseRange(6, ~0U, 0)));
+  check(ChildStep::kCloseFds, Sys(sys::CloseRange(6 + p.n_cgroup_fds, ~0U, 0)));
   CapsStep caps_step = CapsStep::kNone;
   err = ApplyCaps(p.caps, &caps_step);
   if (err != 0) {

@@ -41,8 +41,8 @@ enum class ChildStep : int32_t {
   kUmountOldRoot,    // umount2(".", MNT_DETACH)
   kChdirSlash,       // chdir("/")
   kRlimit,           // setrlimit(arg)
-  kDupFds,           // fds 0-5 in place
-  kCloseFds,         // close_range(6, ~0)
+  kDupFds,           // fds 0-5 and the cgroup directories (6...) in place
+  kCloseFds,         // close_range(6 + n_cgroup_fds, ~0)
   kCapsBounding,     // PR_CAPBSET_DROP
   kCapset,           // capset
   kCapsAmbient,      // PR_CAP_AMBIENT_CLEAR_ALL
@@ -90,6 +90,8 @@ struct ChildPlan {
   int listen_fd = -1;  // becomes fd 3 (-1: fd 3 stays closed)
   int log_fd = -1;     // becomes fds 1 and 2 (-1: /dev/null)
   int null_fd = -1;    // host /dev/null: fd 0
+  const int* cgroup_fds = nullptr;  // become fds 6, 7, ... (inherited across exec)
+  int n_cgroup_fds = 0;
   const char* root_dir = nullptr;
   const char* hostname = nullptr;
   size_t hostname_len = 0;

@@ -136,9 +136,9 @@ std::string DescribeChildStep(const ChildError& e, const LaunchConfig& c,
       }
       return "setrlimit";
     case ChildStep::kDupFds:
-      return "arrange fds 0-5 of the agent";
+      return "arrange fds 0-" + std::to_string(5 + c.agent_cgroup_fds.size()) + " of the agent";
     case ChildStep::kCloseFds:
-      return "close_range(6, ~0)";
+      return "close_range(" + std::to_string(6 + c.agent_cgroup_fds.size()) + ", ~0)";
     case ChildStep::kCapsBounding:
       return "drop capabilities from the bounding set";
     case ChildStep::kCapset:
@@ -180,6 +180,15 @@ Result<void> ValidateConfig(const LaunchConfig& c) {
   if (!S_ISDIR(st.st_mode)) return SysError("launch: root " + c.root_dir, ENOTDIR);
   RETURN_IF_ERROR(CheckFd(c.agent_listen_fd, "agent_listen"));
   RETURN_IF_ERROR(CheckFd(c.log_fd, "log"));
+  if (c.agent_cgroup_fds.size() > kMaxAgentCgroupFds) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "launch: at most " + std::to_string(kMaxAgentCgroupFds) +
+                         " agent cgroup fds, got " + std::to_string(c.agent_cgroup_fds.size()));
+  }
+  for (int fd : c.agent_cgroup_fds) {
+    if (fd < 0) return MakeError(ErrorCode::kInvalidArgument, "launch: negative agent cgroup fd");
+    RETURN_IF_ERROR(CheckFd(fd, "agent cgroup"));
+  }
   return Ok();
 }
 
@@ -236,6 +245,8 @@ Result<std::unique_ptr<Container>> Launch(const LaunchConfig& c, LaunchTimings* 
   plan.listen_fd = c.agent_listen_fd;
   plan.log_fd = c.log_fd;
   plan.null_fd = null.get();
+  plan.cgroup_fds = c.agent_cgroup_fds.data();
+  plan.n_cgroup_fds = static_cast<int>(c.agent_cgroup_fds.size());
   plan.root_dir = c.root_dir.c_str();
   plan.hostname = c.id.data();
   plan.hostname_len = c.id.size();

@@ -73,6 +73,9 @@ Result<void> RemovePrivateMountPoint(const std::string& dir);
 // Returns the binds that complete it (host /usr read-only at /usr).
 Result<std::vector<BindMount>> EnsureHostBaseRootfs(const std::string& dir);
 
+inline constexpr int kFirstAgentCgroupFd = 6;
+inline constexpr size_t kMaxAgentCgroupFds = 4;
+
 struct LaunchConfig {
   std::string id;                       // hostname inside the sandbox
   std::string root_dir;                 // <sandbox_dir>/root, prepared by PrepareRootfs
@@ -83,6 +86,9 @@ struct LaunchConfig {
   std::vector<std::string> agent_env;   // "K=V"
   int agent_listen_fd = -1;             // borrowed; becomes fd 3 in the agent
   int log_fd = -1;                      // borrowed; becomes fd 1 and 2 of the agent
+  // Borrowed; become fds 6, 7, ... of the agent (at most kMaxAgentCgroupFds): the delegated
+  // cgroup directories its executions' cgroups are made in (CgroupDriver::UserDirs).
+  std::vector<int> agent_cgroup_fds;
   bool network = false;                 // false: a new net namespace with only loopback (up)
   // The parent writes the child's pid into each of these cgroup.procs files after clone and
   // before the child runs anything of its own. Failure aborts the launch.

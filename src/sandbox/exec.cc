@@ -244,8 +244,8 @@ void SandboxManager::RunJob(const std::shared_ptr<Execution>& ex, const ExecJob&
       res.status = spec::ExecStatus::kTimeout;
       res.exit_code = -1;
       res.signal = SIGKILL;
-      res.reason = "killed after the " + FormatSeconds(job.timeout_s) +
-                   " s timeout, with its whole process tree";
+      // The agent says what the kill reached (every process of the execution's cgroup).
+      res.reason = "killed after the " + FormatSeconds(job.timeout_s) + " s timeout (" + e.message + ")";
     } else if (e.code == ErrorCode::kInvalidArgument || e.code == ErrorCode::kNotFound ||
                e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kPermissionDenied) {
       res.status = spec::ExecStatus::kError;

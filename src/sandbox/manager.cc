@@ -388,7 +388,14 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   RETURN_IF_ERROR(ChooseLowerLayer(live, tpl, &rootfs.lower_dir, &rootfs.binds));
   RETURN_IF_ERROR(runtime::PrepareRootfs(rootfs));
   RETURN_IF_ERROR(RecordLowerLayer(live, dir));
-  RETURN_IF_ERROR(cgroups_->Create(r.id, limits));
+  RETURN_IF_ERROR(cgroups_->Create(r.id, limits, {id_base, id_base}));
+  // The delegated S/user directories, for the agent to nest its executions' cgroups in.
+  std::vector<UniqueFd> user_cgroups;
+  for (const std::string& d : cgroups_->UserDirs(r.id)) {
+    UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return SysError("open cgroup directory " + d);
+    user_cgroups.push_back(std::move(fd));
+  }
   ASSIGN_OR_RETURN(UniqueFd listen_fd, ListenUnix(SocketPath(r.id_slot)));
   // The agent's stdout and stderr: a pipe to agent_logs_, never a host file it could reach.
   ASSIGN_OR_RETURN(auto log_pipe, AgentLogs::MakePipe());
@@ -405,6 +412,12 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   lc.limits = limits;
   lc.agent_path = options_.agent_path;
   lc.agent_args = {"--listen-fd", "3", "--default-user", "user"};
+  for (const UniqueFd& fd : user_cgroups) {
+    lc.agent_args.push_back("--cgroup-fd");
+    lc.agent_args.push_back(
+        std::to_string(runtime::kFirstAgentCgroupFd + static_cast<int>(lc.agent_cgroup_fds.size())));
+    lc.agent_cgroup_fds.push_back(fd.get());
+  }
   for (const auto& [k, v] : live.env) {
     lc.agent_args.push_back("--env");
     lc.agent_args.push_back(k + "=" + v);
@@ -419,6 +432,7 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
   ASSIGN_OR_RETURN(live.container, runtime::Launch(lc, &timings));
   agent_logs_.Watch(r.id, std::move(log_pipe.first));
   r.init_pid = live.container->pid();
+  RETURN_IF_ERROR(cgroups_->AfterLaunch(r.id, limits, static_cast<pid_t>(r.init_pid)));
   if (auto started = runtime::ProcessStartTime(r.init_pid); started.ok())
     r.init_start_time = *started;
   live.agent = std::make_shared<agentclient::AgentClient>(SocketPath(r.id_slot));

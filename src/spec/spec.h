@@ -112,7 +112,7 @@ const char* LanguageName(Language l);
 struct ExecRequest {
   Language language = Language::kPython;
   std::string code;
-  double timeout_s = 60;      // wall clock; the whole process tree is killed at expiry
+  double timeout_s = 60;      // wall clock; every process of the execution is killed at expiry
   Env env;
   std::string cwd;            // empty: the user's home
   std::string user = "user";  // "user" or "root"

@@ -51,7 +51,7 @@ class CgroupFixture : public ::testing::Test {
     l.cpus = cpus;
     l.memory_bytes = memory;
     l.pids_max = 16;
-    auto r = driver_->Create(id, l);
+    auto r = driver_->Create(id, l, {0, 0});
     ASSERT_TRUE(r.ok()) << r.error().ToString();
     ids_.push_back(id);
   }

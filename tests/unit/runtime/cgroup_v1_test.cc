@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -49,6 +51,9 @@ class CgroupV1FakeTest : public ::testing::Test {
     Put(bases_["cpu"] + "/sb1/cpu.cfs_quota_us", "");
     Put(bases_["cpuacct"] + "/sb1/cpuacct.usage", "987654321\n");
     Put(bases_["pids"] + "/sb1/pids.max", "");
+    // The kernel creates these when the driver makes S/user.
+    ASSERT_TRUE(MakeDirs(bases_["pids"] + "/sb1/user", 0755).ok());
+    Put(bases_["pids"] + "/sb1/user/pids.max", "");
     Put(bases_["pids"] + "/sb1/pids.current", "3\n");
     Put(bases_["freezer"] + "/sb1/freezer.state", "THAWED\n");
   }
@@ -64,7 +69,7 @@ TEST_F(CgroupV1FakeTest, CreateWritesLimits) {
   limits.memory_bytes = 128LL << 20;
   limits.cpus = 0.5;
   limits.pids_max = 100;
-  auto r = driver->Create("sb1", limits);
+  auto r = driver->Create("sb1", limits, {0, 0});
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   std::string m = bases_["memory"] + "/sb1";
   EXPECT_EQ(Get(m + "/memory.limit_in_bytes"), std::to_string(128LL << 20));
@@ -72,7 +77,11 @@ TEST_F(CgroupV1FakeTest, CreateWritesLimits) {
   EXPECT_EQ(Get(m + "/memory.swappiness"), "0");
   EXPECT_EQ(Get(bases_["cpu"] + "/sb1/cpu.cfs_period_us"), "100000");
   EXPECT_EQ(Get(bases_["cpu"] + "/sb1/cpu.cfs_quota_us"), "50000");
-  EXPECT_EQ(Get(bases_["pids"] + "/sb1/pids.max"), "100");
+  // The agent's reserve on top of the user's budget, which S/user enforces.
+  EXPECT_EQ(Get(bases_["pids"] + "/sb1/pids.max"), std::to_string(100 + kAgentPidsReserve));
+  EXPECT_EQ(Get(bases_["pids"] + "/sb1/user/pids.max"), "100");
+  EXPECT_EQ(driver->UserDirs("sb1"), (std::vector<std::string>{bases_["pids"] + "/sb1/user",
+                                                              bases_["freezer"] + "/sb1/user"}));
   EXPECT_EQ(driver->ProcsFiles("sb1").size(), 5u);
   EXPECT_EQ(driver->BaseDirs().size(), 5u);
 }
@@ -146,7 +155,7 @@ TEST(CgroupV1RealTest, CreateJoinStatsKillDestroy) {
   limits.memory_bytes = 64LL << 20;
   limits.cpus = 0.5;
   limits.pids_max = 32;
-  auto r = driver->Create("real_test", limits);
+  auto r = driver->Create("real_test", limits, {0, 0});
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   std::map<std::string, std::string> dirs;
   for (const std::string& f : driver->ProcsFiles("real_test")) {
@@ -159,7 +168,7 @@ TEST(CgroupV1RealTest, CreateJoinStatsKillDestroy) {
   EXPECT_EQ(Get(dirs["memory"] + "/memory.limit_in_bytes"), std::to_string(64LL << 20));
   EXPECT_EQ(Get(dirs["cpu"] + "/cpu.cfs_quota_us"), "50000");
   EXPECT_EQ(Get(dirs["cpu"] + "/cpu.cfs_period_us"), "100000");
-  EXPECT_EQ(Get(dirs["pids"] + "/pids.max"), "32");
+  EXPECT_EQ(Get(dirs["pids"] + "/pids.max"), std::to_string(32 + kAgentPidsReserve));
 
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
@@ -196,6 +205,85 @@ TEST(CgroupV1RealTest, CreateJoinStatsKillDestroy) {
   r = driver->RemoveInstance();
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   for (const std::string& b : driver->BaseDirs()) EXPECT_NE(::access(b.c_str(), F_OK), 0) << b;
+  EXPECT_TRUE(driver->RemoveInstance().ok());
+}
+
+// The delegated S/user on the real hierarchies: owned by the sandbox's root, which can nest
+// cgroups and move its own processes there, but not raise the user's pids limit; S keeps the
+// agent's reserve on top; KillAll reaches processes in nested cgroups and Destroy removes them.
+TEST(CgroupV1RealTest, DelegatedUserCgroupNestsAndIsKilledAndRemoved) {
+  std::string instance = "sandboxd-unittest-" + RandomHex(4);
+  auto made = MakeCgroupDriver(instance);
+  ASSERT_TRUE(made.ok()) << made.error().ToString();
+  std::unique_ptr<CgroupDriver> driver = std::move(made).value();
+  ASSERT_STREQ(driver->Name(), "v1");
+  testing::CgroupCleanup cleanup(driver.get(), {"deleg_test"});
+  const uid_t uid = 0x7ff00000;  // an unused host uid, as a sandbox's mapped root
+  spec::Limits limits;
+  limits.memory_bytes = 64LL << 20;
+  limits.pids_max = 16;
+  auto r = driver->Create("deleg_test", limits, {uid, uid});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  std::vector<std::string> users = driver->UserDirs("deleg_test");
+  ASSERT_FALSE(users.empty());
+  std::string pids_user = users.front();
+  ASSERT_NE(pids_user.find("/sys/fs/cgroup/pids/"), std::string::npos) << pids_user;
+  std::string pids_s = pids_user.substr(0, pids_user.size() - 5);
+  EXPECT_EQ(Get(pids_s + "/pids.max"), std::to_string(16 + kAgentPidsReserve));
+  EXPECT_EQ(Get(pids_user + "/pids.max"), "16");
+  for (const std::string& u : users) {
+    struct stat st;
+    ASSERT_EQ(::stat(u.c_str(), &st), 0) << u;
+    EXPECT_EQ(st.st_uid, uid) << u;
+    // The limit stays root's.
+    if (::stat((u + "/pids.max").c_str(), &st) == 0) {
+      EXPECT_EQ(st.st_uid, 0u) << u;
+    }
+  }
+
+  // A child as the delegate uid: mkdir an execution cgroup in each, join it, then sleep.
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setresgid(uid, uid, uid) != 0 || ::setresuid(uid, uid, uid) != 0) ::_exit(2);
+    for (const std::string& u : users) {
+      std::string e = u + "/e1";
+      if (::mkdir(e.c_str(), 0755) != 0) ::_exit(3);
+      int fd = ::open((e + "/cgroup.procs").c_str(), O_WRONLY);
+      if (fd < 0 || ::write(fd, "0", 1) != 1) ::_exit(4);
+      ::close(fd);
+    }
+    // Not allowed: raising the user's limit.
+    int fd = ::open((users.front() + "/pids.max").c_str(), O_WRONLY);
+    if (fd >= 0) ::_exit(5);
+    if (::fork() == 0) {  // a grandchild: born in the same cgroup
+      ::setsid();
+      for (;;) ::pause();
+    }
+    ::write(ready[1], "r", 1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1) << "the delegate could not use its cgroup";
+  ::close(ready[0]);
+  auto procs = ReadFile(pids_user + "/e1/cgroup.procs");
+  ASSERT_TRUE(procs.ok());
+  EXPECT_EQ(std::count(procs->begin(), procs->end(), '\n'), 2) << *procs;
+  auto stats = driver->Stats("deleg_test");
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->pids_current, 2);  // S counts its descendants
+
+  r = driver->KillAll("deleg_test");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  r = driver->Destroy("deleg_test");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  for (const std::string& u : users) EXPECT_NE(::access(u.c_str(), F_OK), 0) << u;
   EXPECT_TRUE(driver->RemoveInstance().ok());
 }
 

@@ -70,29 +70,49 @@ TEST_F(CgroupV2FakeTest, CreateWritesLimitsAndEnablesControllers) {
   limits.memory_bytes = 256LL << 20;
   limits.cpus = 1.5;
   limits.pids_max = 64;
-  auto r = driver->Create("sb1", limits);
+  auto r = driver->Create("sb1", limits, {0, 0});
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(Get(base_ + "/sb1/memory.max"), std::to_string(256LL << 20));
   EXPECT_EQ(Get(base_ + "/sb1/memory.swap.max"), "0");
   EXPECT_EQ(Get(base_ + "/sb1/cpu.max"), "150000 100000");
-  EXPECT_EQ(Get(base_ + "/sb1/pids.max"), "64");
+  EXPECT_EQ(Get(base_ + "/sb1/pids.max"), std::to_string(64 + kAgentPidsReserve));
+  EXPECT_EQ(driver->UserDirs("sb1"), std::vector<std::string>{base_ + "/sb1/user"});
   EXPECT_EQ(Get(parent_ + "/cgroup.subtree_control"), "+memory +cpu +pids");
   EXPECT_EQ(Get(base_ + "/cgroup.subtree_control"), "+memory +cpu +pids");
   EXPECT_EQ(driver->ProcsFiles("sb1"), std::vector<std::string>{base_ + "/sb1/cgroup.procs"});
   EXPECT_EQ(driver->BaseDirs(), std::vector<std::string>{base_});
 }
 
+// After launch the init moves to S/agent, and the pids controller is turned on for S's
+// children so that S/user gets the user's limit.
+TEST_F(CgroupV2FakeTest, AfterLaunchMovesTheInitAndLimitsTheUser) {
+  auto driver = MakeCgroupV2Driver(base_);
+  spec::Limits limits;
+  limits.pids_max = 64;
+  ASSERT_TRUE(driver->Create("sb1", limits, {0, 0}).ok());
+  Put(base_ + "/sb1/cgroup.subtree_control", "");
+  Put(base_ + "/sb1/agent/cgroup.procs", "");
+  Put(base_ + "/sb1/user/pids.max", "");
+  auto r = driver->AfterLaunch("sb1", limits, 4321);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(Get(base_ + "/sb1/agent/cgroup.procs"), "4321");
+  EXPECT_EQ(Get(base_ + "/sb1/cgroup.subtree_control"), "+pids");
+  EXPECT_EQ(Get(base_ + "/sb1/user/pids.max"), "64");
+  for (const char* f : {"agent/cgroup.procs", "user/pids.max"}) ::unlink((base_ + "/sb1/" + f).c_str());
+  ::unlink((base_ + "/sb1/cgroup.subtree_control").c_str());
+}
+
 TEST_F(CgroupV2FakeTest, ControllersAlreadyEnabledAreNotRewritten) {
   Put(parent_ + "/cgroup.subtree_control", "cpu memory pids\n");
   auto driver = MakeCgroupV2Driver(base_);
-  ASSERT_TRUE(driver->Create("sb1", spec::Limits{}).ok());
+  ASSERT_TRUE(driver->Create("sb1", spec::Limits{}, {0, 0}).ok());
   EXPECT_EQ(Get(parent_ + "/cgroup.subtree_control"), "cpu memory pids");
 }
 
 TEST_F(CgroupV2FakeTest, MissingMemoryControllerIsAnError) {
   Put(base_ + "/cgroup.controllers", "cpu pids\n");
   auto driver = MakeCgroupV2Driver(base_);
-  auto r = driver->Create("sb1", spec::Limits{});
+  auto r = driver->Create("sb1", spec::Limits{}, {0, 0});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("'memory' is not available"), std::string::npos)
       << r.error().message;
@@ -103,9 +123,9 @@ TEST_F(CgroupV2FakeTest, UnlimitedCpuAndPids) {
   spec::Limits limits;
   limits.cpus = 0;
   limits.pids_max = 0;
-  ASSERT_TRUE(driver->Create("sb1", limits).ok());
+  ASSERT_TRUE(driver->Create("sb1", limits, {0, 0}).ok());
   EXPECT_EQ(Get(base_ + "/sb1/cpu.max"), "max 100000");
-  EXPECT_EQ(Get(base_ + "/sb1/pids.max"), "max");
+  EXPECT_EQ(Get(base_ + "/sb1/pids.max"), "max");  // no reserve on top of no limit
 }
 
 TEST_F(CgroupV2FakeTest, StatsParsesKernelFiles) {
@@ -173,7 +193,7 @@ TEST_F(CgroupV2FakeTest, DestroyIsIdempotentAndListSeesCgroups) {
 
 TEST_F(CgroupV2FakeTest, RejectsIdsThatAreNotNames) {
   auto driver = MakeCgroupV2Driver(base_);
-  EXPECT_FALSE(driver->Create("../escape", spec::Limits{}).ok());
+  EXPECT_FALSE(driver->Create("../escape", spec::Limits{}, {0, 0}).ok());
   EXPECT_FALSE(driver->Destroy("a/b").ok());
   EXPECT_FALSE(driver->Stats("").ok());
 }

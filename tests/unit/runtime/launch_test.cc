@@ -88,7 +88,7 @@ TEST_F(LaunchTest, AgentSeesAnIsolatedSandbox) {
   auto driver = MakeCgroupDriver(instance);
   ASSERT_TRUE(driver.ok()) << driver.error().ToString();
   testing::CgroupCleanup cleanup(driver->get(), {"facts_sandbox"});
-  ASSERT_TRUE((*driver)->Create("facts_sandbox", spec::Limits{}).ok());
+  ASSERT_TRUE((*driver)->Create("facts_sandbox", spec::Limits{}, {config_.host_id_base, config_.host_id_base}).ok());
   config_.cgroup_procs_files = (*driver)->ProcsFiles("facts_sandbox");
 
   LaunchTimings t;
