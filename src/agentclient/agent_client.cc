@@ -5,6 +5,8 @@
 #include <poll.h>
 
 #include <cstdio>
+#include <limits>
+#include <optional>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -26,8 +28,10 @@ namespace http = boost::beast::http;
 using boost::system::error_code;
 using local = net::local::stream_protocol;
 
-constexpr size_t kMaxUnaryResponse = 64u << 20;
-constexpr size_t kMaxFileResponse = 1ull << 32;
+// One read of an answer's body, and the most the connection buffer holds (the header, then
+// body bytes on their way to the caller's buffer).
+constexpr size_t kReadChunk = 64u << 10;
+constexpr size_t kMaxConnectionBuffer = 64u << 10;
 
 // A local socket whose reads and writes wait at most timeout_ms for readiness.
 class TimedSocket {
@@ -154,14 +158,19 @@ Error RestError(unsigned status, const std::string& body) {
   return MakeError(code, "agent: HTTP " + std::to_string(status) + ": " + message);
 }
 
-// One request/response exchange on a fresh connection. The response body is read through
-// `on_body` in pieces (so streams are handled as they arrive).
+// One request/response exchange on a fresh connection. The response body is read in pieces
+// into the caller's buffer (so streams are handled as they arrive); the exchange itself
+// buffers at most kMaxConnectionBuffer bytes.
 class Exchange {
  public:
   Exchange(const std::string& path, int64_t timeout_ms)
-      : path_(path), sock_(ctx_, static_cast<int>(std::min<int64_t>(timeout_ms, INT32_MAX))) {}
+      : path_(path),
+        sock_(ctx_, static_cast<int>(std::min<int64_t>(timeout_ms, INT32_MAX))),
+        buf_(kMaxConnectionBuffer) {}
 
-  Result<unsigned> Send(http::request<http::string_body>& req) {
+  // Sends req and reads the answer's header. `body_limit`: the largest body the parser
+  // accepts (an announced Content-Length above it fails here, before any body is read).
+  Result<unsigned> Send(http::request<http::string_body>& req, uint64_t body_limit) {
     RETURN_IF_ERROR(sock_.Connect(path_));
     req.set(http::field::host, "agent");
     req.keep_alive(false);
@@ -169,39 +178,54 @@ class Exchange {
     error_code ec;
     http::write(sock_, req, ec);
     if (ec) return TimedSocket::Unavailable("write request", ec);
-    parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
+    parser_.body_limit(body_limit);
     http::read_header(sock_, buf_, parser_, ec);
+    if (ec == http::error::body_limit) {
+      return MakeError(ErrorCode::kResourceExhausted,
+                       "agent: answer of " + std::to_string(ContentLength().value_or(0)) +
+                           " bytes, over the limit of " + std::to_string(body_limit));
+    }
     if (ec) return TimedSocket::Unavailable("read response header", ec);
     return parser_.get().result_int();
   }
 
   std::string Header(http::field f) { return std::string(parser_.get()[f]); }
+  // The announced Content-Length (nullopt for a chunked answer).
+  std::optional<uint64_t> ContentLength() const {
+    auto n = parser_.content_length();
+    if (!n || parser_.chunked()) return std::nullopt;
+    return *n;
+  }
 
-  // Reads the next piece of body; empty at the end.
-  Result<std::string> ReadSome() {
-    char tmp[64 * 1024];
+  // Reads the next piece of body into out (at most cap bytes); 0 at the end.
+  Result<size_t> ReadSome(char* out, size_t cap) {
     while (!parser_.is_done()) {
-      parser_.get().body().data = tmp;
-      parser_.get().body().size = sizeof tmp;
+      parser_.get().body().data = out;
+      parser_.get().body().size = cap;
       error_code ec;
       http::read_some(sock_, buf_, parser_, ec);
       if (ec == http::error::need_buffer) ec = {};
+      if (ec == http::error::body_limit) {
+        return MakeError(ErrorCode::kResourceExhausted, "agent: answer over the body limit");
+      }
       if (ec) return TimedSocket::Unavailable("read response body", ec);
-      const size_t n = sizeof tmp - parser_.get().body().size;
-      if (n > 0) return std::string(tmp, n);
+      const size_t n = cap - parser_.get().body().size;
+      if (n > 0) return n;
     }
-    return std::string();
+    return size_t{0};
   }
 
   Result<std::string> ReadAll(size_t limit) {
     std::string out;
+    char tmp[kReadChunk];
     while (true) {
-      ASSIGN_OR_RETURN(std::string piece, ReadSome());
-      if (piece.empty()) return out;
-      if (out.size() + piece.size() > limit) {
-        return MakeError(ErrorCode::kResourceExhausted, "agent: response body too large");
+      ASSIGN_OR_RETURN(size_t n, ReadSome(tmp, sizeof tmp));
+      if (n == 0) return out;
+      if (out.size() + n > limit) {
+        return MakeError(ErrorCode::kResourceExhausted,
+                         "agent: answer over the limit of " + std::to_string(limit) + " bytes");
       }
-      out += piece;
+      out.append(tmp, n);
     }
   }
 
@@ -256,20 +280,22 @@ Result<ProcessEnd> AgentClient::Run(const StartOptions& o, const RunCallbacks& c
             std::to_string(std::max<int64_t>(1, io_timeout_ms_ / 3000)));
     req.body() = protocol::EncodeData(protocol::DumpJson(body));
     Exchange ex(socket_path_, io_timeout_ms_);
-    ASSIGN_OR_RETURN(unsigned status, ex.Send(req));
+    // A stream has no length; its frames are bounded one by one (the decoder's 16 MiB).
+    ASSIGN_OR_RETURN(unsigned status, ex.Send(req, std::numeric_limits<uint64_t>::max()));
     if (status != 200) {
-      ASSIGN_OR_RETURN(std::string err, ex.ReadAll(kMaxUnaryResponse));
+      ASSIGN_OR_RETURN(std::string err, ex.ReadAll(kMaxErrorBody));
       return protocol::ToError(protocol::ParseErrorBody(static_cast<int>(status), err));
     }
     protocol::EnvelopeDecoder decoder;
     std::optional<ProcessEnd> end;
+    std::vector<char> buf(kReadChunk);
     while (true) {
-      ASSIGN_OR_RETURN(std::string piece, ex.ReadSome());
-      if (piece.empty()) {
+      ASSIGN_OR_RETURN(size_t got, ex.ReadSome(buf.data(), buf.size()));
+      if (got == 0) {
         return MakeError(ErrorCode::kUnavailable, "agent: stream ended without end-of-stream");
       }
       std::vector<protocol::Envelope> frames;
-      auto fed = decoder.Feed(piece, &frames);
+      auto fed = decoder.Feed(std::string_view(buf.data(), got), &frames);
       for (auto& f : frames) {
         if (f.end_stream()) {
           protocol::ConnectError ce;
@@ -326,7 +352,7 @@ Result<nlohmann::json> AgentClient::CallUnary(const std::string& service_method,
     req.set(http::field::authorization, BasicAuth(user));
     req.body() = protocol::DumpJson(body);
     Exchange ex(socket_path_, io_timeout_ms_);
-    ASSIGN_OR_RETURN(unsigned status, ex.Send(req));
+    ASSIGN_OR_RETURN(unsigned status, ex.Send(req, kMaxUnaryResponse));
     ASSIGN_OR_RETURN(std::string text, ex.ReadAll(kMaxUnaryResponse));
     if (status != 200) {
       return protocol::ToError(protocol::ParseErrorBody(static_cast<int>(status), text));
@@ -381,7 +407,7 @@ Result<nlohmann::json> AgentClient::WriteFile(const std::string& path, std::stri
     req.set(http::field::content_type, "application/octet-stream");
     req.body() = std::string(data);
     Exchange ex(socket_path_, io_timeout_ms_);
-    ASSIGN_OR_RETURN(unsigned status, ex.Send(req));
+    ASSIGN_OR_RETURN(unsigned status, ex.Send(req, kMaxUnaryResponse));
     ASSIGN_OR_RETURN(std::string text, ex.ReadAll(kMaxUnaryResponse));
     if (status != 200) return RestError(status, text);
     auto j = nlohmann::json::parse(text, nullptr, false);
@@ -392,24 +418,79 @@ Result<nlohmann::json> AgentClient::WriteFile(const std::string& path, std::stri
   });
 }
 
-Result<std::string> AgentClient::ReadFile(const std::string& path, const std::string& user) const {
-  return Guard([&]() -> Result<std::string> {
+class FileStream::Impl {
+ public:
+  Impl(const std::string& socket_path, int64_t timeout_ms) : ex(socket_path, timeout_ms) {}
+  Exchange ex;
+};
+
+FileStream::FileStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  size_ = impl_->ex.ContentLength().value_or(0);
+}
+FileStream::~FileStream() = default;
+
+Result<size_t> FileStream::Read(char* buf, size_t cap) {
+  return Guard([&]() -> Result<size_t> {
+    if (read_ == size_ || cap == 0) return size_t{0};
+    // The parser stops at the announced length; anything the agent sends after it is never
+    // read.
+    ASSIGN_OR_RETURN(size_t n, impl_->ex.ReadSome(buf, static_cast<size_t>(std::min<uint64_t>(
+                                                           cap, size_ - read_))));
+    if (n == 0) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "agent: file answer ended after " + std::to_string(read_) + " of " +
+                           std::to_string(size_) + " announced bytes");
+    }
+    read_ += n;
+    return n;
+  });
+}
+
+Result<std::unique_ptr<FileStream>> AgentClient::OpenFile(const std::string& path,
+                                                          const std::string& user) const {
+  return Guard([&]() -> Result<std::unique_ptr<FileStream>> {
     auto req = MakeRequest(http::verb::get, "/files?path=" + PercentEncode(path) +
                                                 "&username=" + PercentEncode(user));
-    Exchange ex(socket_path_, io_timeout_ms_);
-    ASSIGN_OR_RETURN(unsigned status, ex.Send(req));
-    ASSIGN_OR_RETURN(std::string text, ex.ReadAll(kMaxFileResponse));
-    if (status != 200) return RestError(status, text);
-    return text;
+    auto impl = std::make_unique<FileStream::Impl>(socket_path_, io_timeout_ms_);
+    ASSIGN_OR_RETURN(unsigned status, impl->ex.Send(req, std::numeric_limits<uint64_t>::max()));
+    if (status != 200) {
+      ASSIGN_OR_RETURN(std::string text, impl->ex.ReadAll(kMaxErrorBody));
+      return RestError(status, text);
+    }
+    if (!impl->ex.ContentLength()) {
+      return MakeError(ErrorCode::kInternal,
+                       "agent: GET /files answer without a Content-Length for '" + path + "'");
+    }
+    if (!impl->ex.Header(http::field::content_encoding).empty()) {
+      return MakeError(ErrorCode::kInternal, "agent: GET /files answer encoded though not asked");
+    }
+    return std::make_unique<FileStream>(std::move(impl));
   });
+}
+
+Result<std::string> AgentClient::ReadFile(const std::string& path, const std::string& user,
+                                          size_t max_bytes) const {
+  ASSIGN_OR_RETURN(std::unique_ptr<FileStream> file, OpenFile(path, user));
+  if (file->size() > max_bytes) {
+    return MakeError(ErrorCode::kResourceExhausted,
+                     "file '" + path + "' has " + std::to_string(file->size()) +
+                         " bytes, over the limit of " + std::to_string(max_bytes));
+  }
+  std::string out(static_cast<size_t>(file->size()), '\0');
+  size_t at = 0;
+  while (at < out.size()) {
+    ASSIGN_OR_RETURN(size_t n, file->Read(out.data() + at, out.size() - at));
+    at += n;
+  }
+  return out;
 }
 
 Result<void> AgentClient::Health() const {
   return Guard([&]() -> Result<void> {
     auto req = MakeRequest(http::verb::get, "/health");
     Exchange ex(socket_path_, io_timeout_ms_);
-    ASSIGN_OR_RETURN(unsigned status, ex.Send(req));
-    ASSIGN_OR_RETURN(std::string text, ex.ReadAll(kMaxUnaryResponse));
+    ASSIGN_OR_RETURN(unsigned status, ex.Send(req, kMaxErrorBody));
+    ASSIGN_OR_RETURN(std::string text, ex.ReadAll(kMaxErrorBody));
     if (status != 204) return RestError(status, text);
     return Ok();
   });

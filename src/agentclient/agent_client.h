@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,11 +39,38 @@ struct ProcessEnd {
   std::string error;
 };
 
+// An agent's answer to GET /files being read: the size it announced (Content-Length), then
+// the content in pieces. Never more than size() bytes come out, whatever the agent sends after
+// them; an answer that ends short of size() is an error. Memory: one 64 KiB read buffer.
+class FileStream {
+ public:
+  class Impl;
+  explicit FileStream(std::unique_ptr<Impl> impl);
+  ~FileStream();
+  FileStream(const FileStream&) = delete;
+  FileStream& operator=(const FileStream&) = delete;
+
+  uint64_t size() const { return size_; }
+  // Reads up to cap bytes of content into buf; 0 once all size() bytes have been read.
+  Result<size_t> Read(char* buf, size_t cap);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  uint64_t size_ = 0;
+  uint64_t read_ = 0;
+};
+
 struct RunCallbacks {
   std::function<void(uint32_t pid)> on_start;
   std::function<void(std::string_view data)> on_stdout;
   std::function<void(std::string_view data)> on_stderr;
 };
+
+// Caps on what the client accepts from the agent: a unary (JSON) answer, an error body, a file
+// read whole by ReadFile.
+inline constexpr size_t kMaxUnaryResponse = 64u << 20;
+inline constexpr size_t kMaxErrorBody = 64u << 10;
+inline constexpr size_t kMaxReadFileBytes = 16u << 20;
 
 class AgentClient {
  public:
@@ -68,8 +96,15 @@ class AgentClient {
   Result<nlohmann::json> WriteFile(const std::string& path, std::string_view data,
                                    const std::string& user,
                                    std::optional<uint32_t> mode = std::nullopt) const;
-  // GET /files?path=...&username=...
-  Result<std::string> ReadFile(const std::string& path, const std::string& user) const;
+  // GET /files?path=...&username=...: the answer's header is read (errors of the agent:
+  // missing file, permissions) and the content is left to read from the stream. An answer
+  // without a Content-Length is refused: the size must be known before anything is sent on.
+  Result<std::unique_ptr<FileStream>> OpenFile(const std::string& path,
+                                               const std::string& user) const;
+  // The whole content of a file of at most max_bytes (larger: kResourceExhausted, refused on
+  // the announced size before its content is read). For small files and tests.
+  Result<std::string> ReadFile(const std::string& path, const std::string& user,
+                               size_t max_bytes = kMaxReadFileBytes) const;
   // filesystem.Filesystem/<method> unary call with a JSON body; returns the response JSON.
   Result<nlohmann::json> CallUnary(const std::string& service_method, const nlohmann::json& body,
                                    const std::string& user) const;

@@ -20,8 +20,14 @@ namespace {
 
 using nlohmann::json;
 
-// The guide's rule: compress only when it pays (gzip under 90% of the original).
+// The guide's rule: compress only when it pays (gzip under 90% of the original), judged for
+// "auto" on the archive's first 128 KiB (the archive is streamed: it cannot be compressed whole
+// before the answer starts).
 constexpr double kGzipPaysRatio = 0.9;
+constexpr size_t kGzipSampleBytes = 128 << 10;
+constexpr size_t kGzipMinBytes = 512;
+// One read from the agent.
+constexpr size_t kReadChunk = 64 << 10;
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -84,7 +90,76 @@ struct Planned {
   uint32_t mode = 0644;
   int64_t mtime = 0;
   int64_t listed_size = 0;
+  // Set by the first pass over the content (files only).
+  uint64_t size = 0;
+  std::string sha256;
 };
+
+// Keeps the first bytes of what it is given (the gzip sample) and counts all of them.
+struct SampleSink {
+  std::string sample;
+  uint64_t total = 0;
+  Result<void> Take(std::string_view b) {
+    if (sample.size() < kGzipSampleBytes)
+      sample.append(b.substr(0, kGzipSampleBytes - sample.size()));
+    total += b.size();
+    return Ok();
+  }
+};
+
+// Writes the planned members to `writer`, reading files through the agent 64 KiB at a time.
+// A file's header needs its size and sha256 before its data, so an archive takes two passes:
+// the first (second = false) learns each file's size and sha256 into the plan, checking the
+// limits, and writes a placeholder of the same length for the sha256, so that the archive it
+// makes has the final length; the second writes the real archive and stops at a file whose
+// size or sha256 changed in between.
+Result<void> WriteMembers(sandbox::SandboxManager* manager, const std::string& id,
+                          const std::string& user, std::vector<Planned>* plan, uint64_t limit,
+                          bool second, archive::TarWriter* writer) {
+  uint64_t total = 0;
+  std::vector<char> buf(kReadChunk);
+  for (Planned& p : *plan) {
+    if (p.type == archive::MemberType::kDirectory) {
+      RETURN_IF_ERROR(writer->AddDirectory(p.name, p.mode, p.mtime));
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<agentclient::FileStream> file,
+                     manager->OpenFile(id, p.path, user));
+    const uint64_t size = file->size();
+    total += size;
+    if (second && size != p.size)
+      return MakeError(ErrorCode::kFailedPrecondition, "'" + p.path + "' changed while the archive was " +
+                                                "sent: " + std::to_string(p.size) +
+                                                " bytes, then " + std::to_string(size));
+    if (size > limit || total > limit)
+      return MakeError(ErrorCode::kResourceExhausted,
+                       "'" + p.path + "' grew while the archive was made: over the limit of " +
+                           std::to_string(limit) + " bytes (E2B_MAX_FILE_SIZE)");
+    archive::Member m;
+    m.name = p.name;
+    m.mode = p.mode;
+    m.mtime = p.mtime;
+    m.size = static_cast<int64_t>(size);
+    m.sha256 = second ? p.sha256 : std::string(64, '0');
+    RETURN_IF_ERROR(writer->BeginFile(m));
+    digest::Sha256 hash;
+    for (;;) {
+      ASSIGN_OR_RETURN(size_t n, file->Read(buf.data(), buf.size()));
+      if (n == 0) break;
+      const std::string_view piece(buf.data(), n);
+      hash.Update(piece);
+      RETURN_IF_ERROR(writer->WriteData(piece));
+    }
+    std::string digest = hash.HexDigest();
+    if (second && digest != p.sha256)
+      return MakeError(ErrorCode::kFailedPrecondition, "'" + p.path + "' changed while the archive was " +
+                                                "sent: its sha256 was " + p.sha256 + ", then " +
+                                                digest);
+    p.size = size;
+    p.sha256 = std::move(digest);
+  }
+  return Ok();
+}
 
 class BatchFileRoutes : public RouteGroup {
  public:
@@ -430,70 +505,79 @@ Response BatchFileRoutes::Download(const std::string& id, const Request& req) {
   auto plan = PlanDownload(id, paths, user, &skipped);
   if (!plan.ok()) return Failure(plan.error());
 
-  // The whole archive is built before answering: a file that grew past a limit or vanished
-  // since the listing is still an error status, never a cut stream; "auto" can then apply the
-  // gzip rule to the real bytes. Memory is bounded by the batch limit.
-  std::string tar;
-  auto writer = archive::TarWriter::Open(
-      [&tar](std::string_view b) -> Result<void> {
-        tar.append(b);
-        return Ok();
-      },
-      /*gzip=*/false);
-  if (!writer.ok()) return ErrorResponse(writer.error());
+  // First pass, before answering: every file read once (limits, sizes, sha256s; a file
+  // missing or unreadable is still an error status), the archive's length counted and its
+  // start kept as the gzip sample. Memory: one read buffer and the sample.
+  auto members = std::make_shared<std::vector<Planned>>(std::move(*plan));
+  SampleSink counted;
+  {
+    auto writer = archive::TarWriter::Open(
+        [&counted](std::string_view b) { return counted.Take(b); }, /*gzip=*/false);
+    if (!writer.ok()) return ErrorResponse(writer.error());
+    auto wrote = WriteMembers(manager_, id, user, members.get(), max_file_, false, writer->get());
+    if (wrote.ok()) wrote = (*writer)->Close();
+    if (!wrote.ok()) return Failure(wrote.error());
+  }
   int64_t files = 0, dirs = 0;
   uint64_t total = 0;
-  for (const Planned& p : *plan) {
+  for (const Planned& p : *members) {
     if (p.type == archive::MemberType::kDirectory) {
-      if (auto r = (*writer)->AddDirectory(p.name, p.mode, p.mtime); !r.ok())
-        return ErrorResponse(r.error());
       ++dirs;
-      continue;
+    } else {
+      ++files;
+      total += p.size;
     }
-    auto content = manager_->ReadFile(id, p.path, user);
-    if (!content.ok()) return ErrorResponse(content.error());
-    total += content->size();
-    if (content->size() > max_file_ || total > max_file_)
-      return TooLarge("'" + p.path + "' grew while the archive was made: over the limit of " +
-                      std::to_string(max_file_) + " bytes (E2B_MAX_FILE_SIZE)");
-    archive::Member m;
-    m.name = p.name;
-    m.mode = p.mode;
-    m.mtime = p.mtime;
-    m.size = static_cast<int64_t>(content->size());
-    m.sha256 = digest::Sha256Hex(*content);
-    if (auto r = (*writer)->AddFile(m, *content); !r.ok()) return ErrorResponse(r.error());
-    ++files;
   }
-  if (auto r = (*writer)->Close(); !r.ok()) return ErrorResponse(r.error());
+  bool gz = mode == "true";
+  if (mode == "auto" && counted.sample.size() >= kGzipMinBytes) {
+    protocol::Deflater probe;
+    auto compressed = probe.Compress(counted.sample, /*finish=*/true);
+    gz = compressed.ok() && static_cast<double>(compressed->size()) <
+                                kGzipPaysRatio * static_cast<double>(counted.sample.size());
+  }
 
+  // Second pass, while answering: the archive streamed as it is made, each file read again
+  // and checked against the first pass. A plain tar has the length counted above.
   Response resp;
   resp.status = 200;
-  resp.content_type = "application/x-tar";
-  bool gz = false;
-  if (mode != "false") {
-    protocol::Deflater deflater;
-    auto compressed = deflater.Compress(tar, /*finish=*/true);
-    if (!compressed.ok()) return ErrorResponse(compressed.error());
-    if (mode == "true" || static_cast<double>(compressed->size()) <
-                              kGzipPaysRatio * static_cast<double>(tar.size())) {
-      resp.body = std::move(*compressed);
-      resp.content_type = "application/gzip";
-      gz = true;
-    }
-  }
-  if (!gz) resp.body = std::move(tar);
+  resp.content_type = gz ? "application/gzip" : "application/x-tar";
+  if (!gz) resp.content_length = counted.total;
   resp.headers.push_back({"X-Files-Count", std::to_string(files)});
   resp.headers.push_back({"X-Directories-Count", std::to_string(dirs)});
   resp.headers.push_back({"X-Skipped-Count", std::to_string(skipped)});
   resp.headers.push_back({"X-Content-Size", std::to_string(total)});
-  log::Info("files.batch_download", {{"sandbox_id", id},
-                                     {"request_id", req.request_id},
-                                     {"files", files},
-                                     {"directories", dirs},
-                                     {"skipped", skipped},
-                                     {"bytes", static_cast<uint64_t>(total)},
-                                     {"compressed", gz}});
+  auto outcome = std::make_shared<Result<void>>(
+      MakeError(ErrorCode::kUnavailable, "the archive was not sent"));
+  resp.stream = [manager = manager_, id, user, members, gz, limit = max_file_,
+                 outcome](const ChunkWriter& write) {
+    auto writer = archive::TarWriter::Open(
+        [&write](std::string_view b) -> Result<void> {
+          if (!write(b)) return MakeError(ErrorCode::kUnavailable, "the client stopped reading");
+          return Ok();
+        },
+        gz);
+    if (!writer.ok()) {
+      *outcome = writer.error();
+      return;
+    }
+    auto wrote = WriteMembers(manager, id, user, members.get(), limit, true, writer->get());
+    if (wrote.ok()) wrote = (*writer)->Close();
+    *outcome = wrote;
+  };
+  resp.finish = [outcome, id, request_id = req.request_id, files, dirs, skipped, total,
+                 gz]() -> Result<std::vector<std::pair<std::string, std::string>>> {
+    log::Info("files.batch_download", {{"sandbox_id", id},
+                                       {"request_id", request_id},
+                                       {"files", files},
+                                       {"directories", dirs},
+                                       {"skipped", skipped},
+                                       {"bytes", total},
+                                       {"compressed", gz},
+                                       {"error", outcome->ok() ? std::string()
+                                                               : outcome->error().ToString()}});
+    if (!outcome->ok()) return outcome->error();
+    return std::vector<std::pair<std::string, std::string>>{};
+  };
   return resp;
 }
 

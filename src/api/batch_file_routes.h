@@ -10,8 +10,11 @@
 // Uploads are read twice from the request body (src/archive's bounded TarReader): the first
 // pass checks every member, limit and the archive's integrity before anything is written, so
 // a hostile or broken archive writes nothing; the second writes member by member through the
-// agent (paths resolved by the kernel inside the sandbox). Downloads list and read everything
-// first, so every limit is answered (413) before the first byte is sent.
+// agent (paths resolved by the kernel inside the sandbox). Downloads are streamed with bounded
+// memory in two passes over the files: the first reads every file (size, sha256, limits, the
+// archive's length and a gzip sample) before the answer starts, so every limit is answered
+// (413) and a missing or unreadable file is an error status; the second makes the archive as
+// it is sent, and cuts it (no end of body) at a file that changed in between.
 //
 // Limits: E2B_MAX_FILE_SIZE (ApiOptions::max_file_bytes) per file and for the content of a
 // whole batch, kMaxBatchMembers members.

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <functional>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +54,15 @@ struct Response {
   // chunks (body above is ignored); the connection closes afterwards. For long operations
   // that report progress (template builds: NDJSON lines).
   std::function<void(const ChunkWriter&)> stream;
+  // With stream: the exact length of the body, sent as Content-Length instead of chunks (file
+  // downloads, whose size is known first). The server sends no byte beyond it, and closes the
+  // connection when the stream wrote fewer.
+  std::optional<uint64_t> content_length;
+  // With stream: called once stream returned. Its fields go in the trailer of a chunked body
+  // (announce them in a "Trailer" header). An error means the body is incomplete: the
+  // connection closes without the body's end, so the client sees a cut transfer, never a
+  // complete-looking short one.
+  std::function<Result<std::vector<std::pair<std::string, std::string>>>()> finish;
 };
 
 // The HTTP status for an error code (docs/api.md).

@@ -113,6 +113,10 @@ void Discard(Stream& stream, beast::flat_buffer& buffer, uint64_t max_bytes, int
   timed.SetDeadline(0);
 }
 
+// A streamed response: with resp.content_length, a body of exactly that length (never more is
+// sent; a shorter stream closes the connection); otherwise chunked, ending with the trailer
+// fields that resp.finish gives (an error from it cuts the body, so a transfer that failed
+// midway never looks complete).
 template <typename Stream>
 bool WriteStreamed(Stream& stream, const Request& req, const Response& resp) {
   http::response<http::empty_body> head;
@@ -123,22 +127,45 @@ bool WriteStreamed(Stream& stream, const Request& req, const Response& resp) {
   head.set(http::field::cache_control, "no-cache");
   head.set("X-Request-Id", req.request_id);
   for (const auto& [k, v] : resp.headers) head.set(k, v);
-  head.chunked(true);
+  const bool fixed = resp.content_length.has_value();
+  if (fixed) {
+    head.content_length(*resp.content_length);
+  } else {
+    head.chunked(true);
+  }
   http::response_serializer<http::empty_body> sr{head};
   beast::error_code ec;
   http::write_header(stream, sr, ec);
   if (ec) return false;
   bool alive = true;
+  uint64_t left = resp.content_length.value_or(0);
   resp.stream([&](std::string_view chunk) {
     if (!alive || chunk.empty()) return alive;
     beast::error_code wec;
-    boost::asio::write(stream, http::make_chunk(boost::asio::const_buffer(chunk.data(), chunk.size())),
-                       wec);
+    if (fixed) {
+      if (chunk.size() > left) return alive = false;  // more than announced: never sent
+      boost::asio::write(stream, boost::asio::const_buffer(chunk.data(), chunk.size()), wec);
+      left -= chunk.size();
+    } else {
+      boost::asio::write(
+          stream, http::make_chunk(boost::asio::const_buffer(chunk.data(), chunk.size())), wec);
+    }
     if (wec) alive = false;
     return alive;
   });
   if (!alive) return false;
-  boost::asio::write(stream, http::make_chunk_last(), ec);
+  http::fields trailer;
+  if (resp.finish) {
+    auto fields = resp.finish();
+    if (!fields.ok()) {
+      log::Warn("http.stream_incomplete", {{"request_id", req.request_id},
+                                           {"error", fields.error().ToString()}});
+      return false;
+    }
+    for (const auto& [k, v] : *fields) trailer.set(k, v);
+  }
+  if (fixed) return left == 0;
+  boost::asio::write(stream, http::make_chunk_last(trailer), ec);
   return !ec;
 }
 

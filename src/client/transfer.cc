@@ -31,6 +31,37 @@ std::string DirName(const std::string& path) {
 
 }  // namespace
 
+Result<void> CheckDownload(const std::map<std::string, std::string>& headers,
+                           const std::string& remote, const std::string& local, int64_t received,
+                           const std::string& hash) {
+  const std::string not_written = "; '" + local + "' was not written";
+  if (auto s = headers.find("x-content-size"); s != headers.end() &&
+                                               s->second != std::to_string(received))
+    return MakeError(ErrorCode::kInternal, "download of " + remote + " is incomplete: sandboxd " +
+                                               "announced " + s->second + " bytes, received " +
+                                               std::to_string(received) + not_written);
+  auto h = headers.find("x-content-sha256");
+  if (h == headers.end()) {
+    // Announced in the header ("Trailer: X-Content-SHA256") but missing at the end.
+    auto t = headers.find("trailer");
+    std::string announced = t == headers.end() ? "" : t->second;
+    for (char& c : announced) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (announced.find("x-content-sha256") != std::string::npos)
+      return MakeError(ErrorCode::kInternal, "download of " + remote + " is incomplete: sandboxd " +
+                                                 "announced its sha256 but did not send it" +
+                                                 not_written);
+    return Ok();
+  }
+  std::string expected = h->second;
+  for (char& c : expected) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (expected != hash)
+    return MakeError(ErrorCode::kInternal,
+                     "download of " + remote + " is corrupt: sandboxd announced sha256 " +
+                         expected + ", received " + hash + " (" + std::to_string(received) +
+                         " bytes)" + not_written);
+  return Ok();
+}
+
 Result<void> CheckReadableFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return SysError("cannot read local file '" + path + "'");
@@ -116,6 +147,9 @@ Result<TransferResult> DownloadFile(Client& client, std::string_view sandbox_id,
   HttpRequest req;
   req.method = "GET";
   req.target = FilesTarget(sandbox_id, remote, user);
+  // The daemon streams the file and knows its sha256 only at the end: asked for, it comes as
+  // the trailer of a chunked body (docs/api.md).
+  req.headers = {"TE: trailers"};
   req.timeout_s = 0;  // unknown size: no overall deadline, but one for a stalled transfer
   req.stall_timeout_s = kStallTimeoutS;
   req.sink = [&](std::string_view chunk) -> Result<void> {
@@ -136,15 +170,7 @@ Result<TransferResult> DownloadFile(Client& client, std::string_view sandbox_id,
   if (resp.status < 200 || resp.status >= 300) return ErrorFromHttp(resp.status, resp.body);
 
   TransferResult out{std::string(sandbox_id), remote, local, received, hash.HexDigest()};
-  if (auto h = resp.headers.find("x-content-sha256"); h != resp.headers.end()) {
-    std::string expected = h->second;
-    for (char& c : expected) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (expected != out.hash)
-      return MakeError(ErrorCode::kInternal,
-                       "download of " + remote + " is corrupt: sandboxd announced sha256 " +
-                           expected + ", received " + out.hash + " (" + std::to_string(received) +
-                           " bytes); '" + local + "' was not written");
-  }
+  RETURN_IF_ERROR(CheckDownload(resp.headers, remote, local, received, out.hash));
   // mkostemp creates 0600: give the file the mode a new file would get (0666 & ~umask).
   mode_t mask = ::umask(0);
   ::umask(mask);

@@ -3,11 +3,14 @@
 //
 // Uploads stream the local file (no size limit here; the daemon enforces its own) and compare
 // the size and hash that the daemon reports with what was sent. Downloads stream into a
-// temporary file next to the destination, verify X-Content-SHA256 when the daemon sends it, and
-// rename the file into place, so the destination is never left half-written.
+// temporary file next to the destination, verify the size (X-Content-Size) and the sha256 (the
+// X-Content-SHA256 trailer the daemon sends at the end of the stream when asked with
+// "TE: trailers"), and rename the file into place, so the destination is never left
+// half-written.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -37,6 +40,13 @@ struct TransferResult {
 Result<TransferResult> UploadFile(Client& client, std::string_view sandbox_id,
                                   const std::string& local, const std::string& remote,
                                   std::string_view user);
+
+// Checks a finished download against what the daemon announced (headers and trailer, names in
+// lower case): X-Content-Size must equal the bytes received, X-Content-SHA256 (when sent, and
+// it must be when a Trailer header announced it) the hash of what was received.
+Result<void> CheckDownload(const std::map<std::string, std::string>& headers,
+                           const std::string& remote, const std::string& local, int64_t received,
+                           const std::string& hash);
 
 // GET /v1/sandboxes/{id}/files?path=remote into local (a file path, written atomically).
 Result<TransferResult> DownloadFile(Client& client, std::string_view sandbox_id,

@@ -381,8 +381,8 @@ Result<FileResult> SandboxManager::WriteFile(const std::string& id, const std::s
   return r;
 }
 
-Result<std::string> SandboxManager::ReadFile(const std::string& id, const std::string& path,
-                                             const std::string& user) {
+Result<std::unique_ptr<agentclient::FileStream>> SandboxManager::OpenFile(
+    const std::string& id, const std::string& path, const std::string& user) {
   ASSIGN_OR_RETURN(std::shared_ptr<Live> live, FindRunning(id));
   std::shared_ptr<agentclient::AgentClient> agent;
   {
@@ -390,7 +390,7 @@ Result<std::string> SandboxManager::ReadFile(const std::string& id, const std::s
     agent = live->agent;
   }
   if (!agent) return MakeError(ErrorCode::kFailedPrecondition, "sandbox '" + id + "' is not running");
-  return agent->ReadFile(path, user);
+  return agent->OpenFile(path, user);
 }
 
 }  // namespace sbx::sandbox

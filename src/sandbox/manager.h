@@ -168,8 +168,11 @@ class SandboxManager {
   Result<FileResult> WriteFile(const std::string& id, const std::string& path,
                                const std::string& data, const std::string& user,
                                std::optional<uint32_t> mode = std::nullopt);
-  Result<std::string> ReadFile(const std::string& id, const std::string& path,
-                               const std::string& user);
+  // Opens a file for reading through the agent: its size first, then its content in pieces
+  // (agentclient::FileStream), so a download never holds the whole file.
+  Result<std::unique_ptr<agentclient::FileStream>> OpenFile(const std::string& id,
+                                                            const std::string& path,
+                                                            const std::string& user);
   // filesystem.Filesystem/<method> (Stat, ListDir, MakeDir) in a running sandbox as `user`:
   // the agent's response JSON. Paths are resolved by the agent inside the sandbox. For the
   // batch file routes (fs_calls.cc).
