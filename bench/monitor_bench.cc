@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> ids;
   for (int i = 0; i < n; ++i) {
     std::string id = "b" + std::to_string(i);
-    if (!driver->Create(id, sbx::spec::Limits{}).ok()) break;
+    if (!driver->Create(id, sbx::spec::Limits{}, sbx::runtime::CgroupDelegate{}).ok()) break;
     ids.push_back(id);
     std::string upper = root + "/" + id;
     (void)sbx::runtime::MakeDirs(upper + "/home/user", 0755);

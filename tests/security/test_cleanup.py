@@ -15,6 +15,11 @@ other work (parallel builds) stretches file-system work far beyond its CPU time 
 5,000 directories: 0.8 s idle, 11 s under a load of 10 on 2 cores), and the baseline absorbs
 that. Measured on a quiet development machine: `sbx cleanup` 3.7 s, DELETE 6.5 s, the chain
 4.0 s, each with under 2 s of the daemon's CPU.
+
+Every test runs twice: with the disk quota (the default: the sandbox's files are on a file
+system of its own, and removing the sandbox unmounts it and deletes its image, one unlink
+however many files it holds) and with `--disk-quota off` (the tree is on the state directory's
+file system and RemoveTree walks it).
 """
 import os
 import shutil
@@ -23,7 +28,14 @@ import time
 
 import pytest
 
-from conftest import unique_id
+from conftest import Daemon, _stop_and_check, unique_id
+
+
+@pytest.fixture(scope="module", params=["quota_on", "quota_off"])
+def daemon(request):
+    d = Daemon(["--disk-quota", "on" if request.param == "quota_on" else "off"]).start()
+    yield d
+    _stop_and_check(d)
 
 BOUND_S = 10.0
 TICKS = os.sysconf("SC_CLK_TCK")
