@@ -10,6 +10,7 @@ Run with Debian's interpreter: /usr/bin/python3 -m pytest -q tests/security
 """
 import importlib.util
 import os
+import time
 
 _PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration", "conftest.py")
 _spec = importlib.util.spec_from_file_location("sbx_integration_conftest", _PATH)
@@ -18,3 +19,14 @@ _spec.loader.exec_module(_integration)
 
 # Fixtures, hooks and helpers: everything public of the integration conftest.
 globals().update({k: v for k, v in vars(_integration).items() if not k.startswith("__")})
+
+
+def wait_for(pred, timeout_s, what):
+    """pred()'s first truthy value, polled every 0.2 s; fails after timeout_s naming `what`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        v = pred()
+        if v:
+            return v
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(0.2)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import HOST_TEMPLATES, Daemon, _stop_and_check
+from conftest import Daemon, HOST_TEMPLATES, _stop_and_check, wait_for
 
 # Small limits keep the bomb bounded and quick: 64 user tasks; 160 for 128 executions, which
 # then leave the agent's ~260 threads no room in the user's budget.
@@ -55,16 +55,6 @@ while True:
 print('bomb holds', n, flush=True)
 time.sleep(1000)
 '''
-
-
-def wait_for(pred, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        v = pred()
-        if v:
-            return v
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.2)
 
 
 def sandbox_state(d, sid):

@@ -7,8 +7,10 @@ sandbox's delegated S/user), whatever it does with sessions and process groups, 
 timeout kills that cgroup. An execution that ends by itself keeps its background processes.
 """
 import json
-import time
 import secrets
+import time
+
+from conftest import wait_for
 
 # Each test plants processes with a unique marker in their argv (the fraction of a sleep's
 # duration), then looks for the marker in /proc of the sandbox from a second execution.
@@ -57,16 +59,6 @@ for p in os.listdir('/proc'):
         pass
 print('detached', n, flush=True)
 ''' % mark
-
-
-def wait_for(pred, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        v = pred()
-        if v:
-            return v
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.2)
 
 
 def test_timeout_kills_detached_processes(daemon):
