@@ -346,11 +346,13 @@ def test_not_host_root(daemon, sandbox):
 
 FORK_BOMB = r'''
 import errno, json, os, time
-# Fork until the deadline: children hold their pid until then, failures are retried, so the
-# sandbox sits at its pids limit for the whole 5 s.
-deadline = time.time() + 5
+# Fork until the sandbox has sat at its pids limit for a while: at least 5 s and at least 20
+# failed forks (a loaded host forks slowly), at most 25 s. Children hold their pid until they
+# are killed; failures are retried.
+start = time.time()
+soft, hard = start + 5, start + 25
 kids, errnos, failures = [], set(), 0
-while time.time() < deadline:
+while time.time() < hard and (time.time() < soft or failures < 20):
     try:
         pid = os.fork()
     except OSError as e:
@@ -359,7 +361,7 @@ while time.time() < deadline:
         time.sleep(0.01)
         continue
     if pid == 0:
-        time.sleep(max(0.0, deadline - time.time()))
+        time.sleep(35)
         os._exit(0)
     kids.append(pid)
 for k in kids:
