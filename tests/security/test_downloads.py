@@ -52,6 +52,17 @@ class RssSampler:
         self._thread.join(5)
 
 
+def read_fields(f):
+    """Header (or trailer) fields up to the empty line, names lower-cased."""
+    fields = {}
+    while True:
+        line = f.readline().decode().rstrip("\r\n")
+        if not line:
+            return fields
+        k, v = line.split(":", 1)
+        fields[k.strip().lower()] = v.strip()
+
+
 def stream_get(sock_path, target, headers=None, timeout=300):
     """GET over the daemon's unix socket, reading the body in pieces and hashing it (never
     holding it whole). HTTP/1.1 by hand, so that a chunked body's trailer can be seen (Python's
@@ -66,13 +77,7 @@ def stream_get(sock_path, target, headers=None, timeout=300):
         s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         f = s.makefile("rb", buffering=1 << 16)
         status = int(f.readline().split()[1])
-        hdrs = {}
-        while True:
-            line = f.readline().decode().rstrip("\r\n")
-            if not line:
-                break
-            k, v = line.split(":", 1)
-            hdrs[k.strip().lower()] = v.strip()
+        hdrs = read_fields(f)
         digest = hashlib.sha256()
         size = 0
         small = b""
@@ -93,12 +98,7 @@ def stream_get(sock_path, target, headers=None, timeout=300):
                     break  # cut: no last chunk
                 n = int(head.split(b";")[0].strip(), 16)
                 if n == 0:
-                    while True:
-                        line = f.readline().decode().rstrip("\r\n")
-                        if not line:
-                            break
-                        k, v = line.split(":", 1)
-                        trailers[k.strip().lower()] = v.strip()
+                    trailers = read_fields(f)
                     complete = True
                     break
                 left = n
