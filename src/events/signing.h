@@ -12,17 +12,17 @@
 #include <string>
 #include <string_view>
 
+#include "digest/hmac.h"
+
 namespace sbx::events {
 
-// Lowercase hex of HMAC-SHA256(key, data).
-std::string HmacSha256Hex(std::string_view key, std::string_view data);
+using digest::ConstantTimeEquals;
+using digest::HmacSha256Hex;
 // "sha256=" + HmacSha256Hex(secret, body): GitHub's X-Hub-Signature-256.
 std::string GithubSignature(std::string_view secret, std::string_view body);
 // "sha256=" + HmacSha256Hex(secret, timestamp + "." + body).
 std::string TimestampedSignature(std::string_view secret, int64_t timestamp_s,
                                  std::string_view body);
-// Equal strings, compared in time that depends only on their lengths (CRYPTO_memcmp).
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // True if `header` is a valid X-Hub-Signature-256 of `body` under `secret`. An empty secret
 // never verifies.
 bool VerifyGithubSignature(std::string_view secret, std::string_view body, std::string_view header);
