@@ -46,6 +46,7 @@ struct Server::Impl {
   std::unique_ptr<RequestSlots> slots;
   std::unique_ptr<ByteBudget> budget;
   RequestObserver observer;
+  Gateway* gateway = nullptr;
 
   std::optional<TlsFiles> tls_files;  // set once by ListenTcp
   std::mutex tls_mu;
@@ -59,6 +60,7 @@ struct Server::Impl {
     c.slots = tcp ? slots.get() : nullptr;
     c.stopping = &stopping;
     c.observer = &observer;
+    c.gateway = gateway;
     return c;
   }
   void ServeUnix(TimedSocket<asio::local::stream_protocol::socket>& timed, ConnectionInfo& conn);
@@ -347,6 +349,8 @@ Result<void> Server::ReloadTls() {
 }
 
 void Server::SetObserver(RequestObserver observer) { impl_->observer = std::move(observer); }
+
+void Server::SetGateway(Gateway* gateway) { impl_->gateway = gateway; }
 
 void Server::Run() {
   std::vector<std::thread> loops;
