@@ -12,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "agentclient/agent_client.h"
 #include "api/auth_gate.h"
 #include "api/gateway.h"
 #include "auth/sandbox_tokens.h"
@@ -453,6 +454,7 @@ int main(int argc, char** argv) {
   gateway.SetObserver([metrics](const std::string& kind, int status, double seconds) {
     metrics->ObserveGatewayRequest(kind, status, seconds);
   });
+  gateway.SetPortDialer(sbx::agentclient::OpenPortTunnel);  // ports other than envd's
   server.SetGateway(&gateway);
   // ---- end E2B gateway ----
   if (auto r = server.ListenUnix(socket_path); !r.ok()) return Fail(r.error(), "listen");

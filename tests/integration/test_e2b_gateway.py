@@ -372,6 +372,42 @@ def test_a_client_that_vanishes_mid_stream_leaves_the_process_running(gw, box):
     assert out == b"kept\n"
 
 
+def test_a_sandbox_stopped_mid_stream_cuts_the_stream(gw):
+    sid = host_id()
+    gw.create("python", sandbox_id=sid)
+    tok = token(gw, sid)
+    gen = start(gw, sid, tok, "echo started; sleep 60", timeout=30)
+    t0 = time.monotonic()
+    frames = []
+    try:
+        for _, flag, msg in gen:
+            frames.append((flag, msg))
+            data = msg.get("event", {}).get("data", {})
+            if base64.b64decode(data.get("stdout", "")) == b"started\n":
+                assert gw.api("POST", "/v1/sandboxes/%s/stop" % sid).status == 200
+    except (http.client.HTTPException, ConnectionError):
+        pass  # a cut chunked body
+    # Cut (no end-of-stream frame: the client never sees a finished stream) and soon.
+    assert time.monotonic() - t0 < 20
+    assert all(flag != 2 for flag, _ in frames), frames
+    assert envd(gw, "GET", "/health", sid).status == 502
+    assert envd(gw, "GET", "/health").status == 200
+    gw.remove(sid)
+
+
+def test_huge_headers_and_garbage_on_a_gateway_request(gw, box):
+    sid, tok = box
+    r = envd(gw, "GET", "/health", sid, headers={"X-Big": "a" * (70 << 10)})
+    assert r.status == 431, r
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
+        s.sendall(b"POST /process.Process/List HTTP/1.1\r\nE2b-Sandbox-Id: " + sid.encode() +
+                  b"\r\nX-Access-Token: " + tok.encode() +
+                  b"\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        answer = s.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert envd(gw, "GET", "/health", sid).status == 204
+
+
 def test_metrics_and_log_lines(gw, box):
     sid, tok = box
     r = envd(gw, "GET", "/health", sid)
@@ -379,18 +415,11 @@ def test_metrics_and_log_lines(gw, box):
     m = gw.api("GET", "/metrics")
     text = m.body.decode()
     assert re.search(r'sandboxd_gateway_requests_total\{kind="envd",status="204"\} \d+', text)
-    assert re.search(r'sandboxd_gateway_requests_total\{kind="envd",status="502"\} \d+', text) \
-        or True  # 502s come from other tests of the module in any order
     lines = [l for l in gw.log_text().splitlines() if "gateway.request" in l]
     assert any(("sandbox_id=%s" % sid) in l and "request_id=req_" in l for l in lines), lines[-3:]
 
 
 # ---- ports ----
-
-def port_or_skip(r):
-    if r.status == 502 and "cannot open tunnels" in r.body.decode():
-        pytest.skip("this build's agent has no port tunnel yet (h-agent)")
-
 
 def test_http_server_inside_the_sandbox(gw, box):
     sid, tok = box
@@ -401,7 +430,6 @@ def test_http_server_inside_the_sandbox(gw, box):
         r = None
         for _ in range(50):
             r = envd(gw, "GET", "/index.txt", sid, port=8123)
-            port_or_skip(r)
             if r.status == 200:
                 break
             time.sleep(0.1)
@@ -458,7 +486,6 @@ def test_websocket_echo_inside_the_sandbox(gw, box):
                 head += part
             if head.startswith(b"HTTP/1.1 101") or time.monotonic() > deadline:
                 break
-            port_or_skip(http_like(head))
             s.close()
             time.sleep(0.2)
         assert head.startswith(b"HTTP/1.1 101"), head
@@ -474,10 +501,7 @@ def test_websocket_echo_inside_the_sandbox(gw, box):
     finally:
         gen.close()
         run(gw, sid, tok, "pkill -f /tmp/ws.py || true")
+    text = gw.api("GET", "/metrics").body.decode()
+    assert re.search(r'sandboxd_gateway_requests_total\{kind="websocket",status="101"\} \d+', text)
+    assert re.search(r'sandboxd_gateway_requests_total\{kind="port",status="200"\} \d+', text)
 
-
-class http_like:
-    def __init__(self, raw):
-        first = raw.split(b"\r\n", 1)[0].split()
-        self.status = int(first[1]) if len(first) > 1 and first[1].isdigit() else 0
-        self.body = raw.split(b"\r\n\r\n", 1)[-1]
