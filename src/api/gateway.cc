@@ -137,6 +137,23 @@ Result<UniqueFd> Gateway::Dial(const Target& target) const {
   return fd;
 }
 
+void Gateway::Register(int fd) {
+  std::lock_guard<std::mutex> lock(relays_mu_);
+  relays_.insert(fd);
+  if (closing_) ::shutdown(fd, SHUT_RDWR);
+}
+
+void Gateway::Unregister(int fd) {
+  std::lock_guard<std::mutex> lock(relays_mu_);
+  relays_.erase(fd);
+}
+
+void Gateway::CloseRelays() {
+  std::lock_guard<std::mutex> lock(relays_mu_);
+  closing_ = true;
+  for (int fd : relays_) ::shutdown(fd, SHUT_RDWR);
+}
+
 void Gateway::Record(const Request& req, const Target& target, int status,
                      double seconds) const {
   log::Info("gateway.request", {{"request_id", req.request_id},

@@ -20,7 +20,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "api/connection_pool.h"
@@ -86,8 +88,27 @@ class Gateway {
   // The log line and the metric of a finished gateway request.
   void Record(const Request& req, const Target& target, int status, double seconds) const;
 
+  // The upstream descriptors of relays in progress, so that the server's stop ends them (a
+  // Start stream may otherwise wait for its process for as long as it runs). A relay
+  // registers its upstream while it runs; Unregister before the descriptor closes.
+  class RelayGuard {
+   public:
+    RelayGuard(Gateway* gw, int fd) : gw_(gw), fd_(fd) { gw_->Register(fd_); }
+    ~RelayGuard() { gw_->Unregister(fd_); }
+    RelayGuard(const RelayGuard&) = delete;
+    RelayGuard& operator=(const RelayGuard&) = delete;
+
+   private:
+    Gateway* gw_;
+    int fd_;
+  };
+  // shutdown(2) of every relay's upstream: their threads see end of file and finish.
+  void CloseRelays();
+
  private:
   gateway::KeyMatch MatchKey(const Request& req, const std::string& tenant) const;
+  void Register(int fd);
+  void Unregister(int fd);
 
   sandbox::SandboxManager* manager_;
   const auth::SandboxTokens tokens_;
@@ -96,6 +117,9 @@ class Gateway {
   PortDialer dialer_;
   GatewayObserver observer_;
   RequestSlots sandbox_slots_;
+  std::mutex relays_mu_;
+  std::set<int> relays_;  // guarded by relays_mu_
+  bool closing_ = false;  // guarded by relays_mu_: CloseRelays ran; new relays end at once
 };
 
 // Kind of a request to `port`: envd for 49983, websocket for an Upgrade: websocket, else port.

@@ -18,6 +18,7 @@
 // answer is cut (its connection closes), never completed with invented bytes.
 #pragma once
 
+#include <openssl/bio.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -48,15 +49,20 @@ using Upstream = TimedSocket<asio::local::stream_protocol::socket>;
 
 inline constexpr size_t kPiece = 64 << 10;
 
-// Bytes the TLS layer has decrypted and not handed out yet: poll(2) cannot see them.
+// Bytes the TLS layer holds that poll(2) on the socket cannot see: decrypted and not handed out
+// yet (SSL_pending), or read from the socket and not decrypted yet (Asio feeds OpenSSL through
+// a BIO pair; what it read past one record waits in that BIO, and what did not fit in the BIO
+// only when the BIO is not empty).
 template <typename S>
 size_t Pending(TimedSocket<S>&) {
   return 0;
 }
 template <typename S>
 size_t Pending(asio::ssl::stream<TimedSocket<S>&>& s) {
-  int n = SSL_pending(s.native_handle());
-  return n > 0 ? static_cast<size_t>(n) : 0;
+  SSL* ssl = s.native_handle();
+  int decrypted = SSL_pending(ssl);
+  size_t raw = BIO_ctrl_pending(SSL_get_rbio(ssl));
+  return (decrypted > 0 ? static_cast<size_t>(decrypted) : 0) + raw;
 }
 
 enum class Relay { kDone, kReadFailed, kWriteFailed };
@@ -164,8 +170,13 @@ bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
   target.sandbox_id = route.sandbox_id;
   target.port = route.port;
   target.kind = GatewayKind(req, route.port);
+  std::optional<RequestSlots::Slot> peer_slot;
   // An answer of the gateway's own (a refusal); the connection closes when a body is unread.
+  // The slots go first: a client that sends its next request as soon as it has read this
+  // answer must find them free.
   auto refuse = [&](Response resp) {
+    peer_slot.reset();
+    target.slot.Release();
     gw.Record(req, target, resp.status, seconds());
     timed.SetDeadline(MonotonicNs() + 2'000'000'000LL);
     bool again = keep_alive && !has_body && !*ctx.stopping;
@@ -181,7 +192,6 @@ bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
     return again && !ec;
   };
 
-  std::optional<RequestSlots::Slot> peer_slot;
   if (!conn.admin && ctx.slots) {
     peer_slot = ctx.slots->TryAcquire("peer " + conn.peer);
     if (!peer_slot) return refuse(TooManyInFlight(req, conn.peer, ctx.slots->limit()));
@@ -198,6 +208,7 @@ bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
   if (ec) return refuse(gateway::E2bError(502, "the sandbox's agent: " + ec.message()));
   const int idle_ms = gw.options().relay_idle_timeout_s * 1000;
   Upstream up(std::move(raw), idle_ms);
+  Gateway::RelayGuard guard(&gw, up.native_handle());  // ended by Server::Stop
 
   // The request: header, then body as it comes.
   http::request_parser<http::buffer_body> rp{std::move(parser)};

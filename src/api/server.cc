@@ -17,6 +17,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "api/gateway.h"
 #include "api/request_loop.h"
 #include "api/timed_socket.h"
 #include "common/log.h"
@@ -369,6 +370,7 @@ void Server::Stop() {
   if (impl_->tcp_acceptor) ::shutdown(impl_->tcp_acceptor->native_handle(), SHUT_RDWR);
   impl_->unix_pool->ShutdownAll();
   impl_->tcp_pool->ShutdownAll();
+  if (impl_->gateway) impl_->gateway->CloseRelays();
   if (!impl_->unix_path.empty()) ::unlink(impl_->unix_path.c_str());
 }
 

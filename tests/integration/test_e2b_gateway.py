@@ -76,10 +76,10 @@ def decode_envelopes(buf):
     return out, buf
 
 
-def start(d, sid, tok, cmd, timeout=30):
-    """POST /process.Process/Start; yields (seconds since the request, flag, message) as the
-    envelopes arrive."""
-    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=timeout)
+def start(d, sid, tok, cmd, timeout=30, conn=None):
+    """POST /process.Process/Start (on conn, default a new plain connection); yields (seconds
+    since the request, flag, message) as the envelopes arrive."""
+    conn = conn or http.client.HTTPConnection("127.0.0.1", d.port, timeout=timeout)
     body = envelope({"process": {"cmd": "/bin/sh", "args": ["-c", cmd]}, "stdin": False})
     t0 = time.monotonic()
     conn.request("POST", "/process.Process/Start", body=body, headers={
@@ -438,6 +438,8 @@ def test_http_server_inside_the_sandbox(gw, box):
         assert r.status == 200 and r.body == b"hello-port\n", r
         r = envd(gw, "GET", "/", sid, port=8124)
         assert r.status == 502 and "8124" in r.json["message"], r
+        text = gw.api("GET", "/metrics").body.decode()
+        assert re.search(r'sandboxd_gateway_requests_total\{kind="port",status="200"\} \d+', text)
     finally:
         gen.close()
         run(gw, sid, tok, "pkill -f 'http.server 8123' || true")
@@ -464,6 +466,35 @@ while True:
 '''
 
 
+def ws_frame(msg):
+    """A masked text frame (clients mask), for payloads under 126 bytes."""
+    mask = os.urandom(4)
+    return bytes([0x81, 0x80 | len(msg)]) + mask + bytes(x ^ mask[i % 4] for i, x in enumerate(msg))
+
+
+def ws_connect(connect, sid, seconds=10):
+    """A WebSocket handshake to port 8765 of sid by the Host form, on a new socket from
+    connect(), retried until the server inside answers 101 (it may still be starting)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        s = connect()
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall(("GET /echo HTTP/1.1\r\nHost: 8765-%s.sandbox.test\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n" % (sid, key)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            part = s.recv(4096)
+            if not part:
+                break
+            head += part
+        if head.startswith(b"HTTP/1.1 101"):
+            return s
+        s.close()
+        assert time.monotonic() < deadline, head
+        time.sleep(0.2)
+
+
 def test_websocket_echo_inside_the_sandbox(gw, box):
     sid, tok = box
     assert envd(gw, "POST", "/files?path=/tmp/ws.py", sid, tok, raw=WS_SERVER.encode(),
@@ -471,28 +502,9 @@ def test_websocket_echo_inside_the_sandbox(gw, box):
     gen = start(gw, sid, tok, "exec python3 /tmp/ws.py", timeout=60)
     next(gen)
     try:
-        key = base64.b64encode(os.urandom(16)).decode()
-        deadline = time.monotonic() + 10
-        while True:
-            s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
-            s.sendall(("GET /echo HTTP/1.1\r\nHost: 8765-%s.sandbox.test\r\nUpgrade: websocket\r\n"
-                       "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                       "Sec-WebSocket-Version: 13\r\n\r\n" % (sid, key)).encode())
-            head = b""
-            while b"\r\n\r\n" not in head:
-                part = s.recv(4096)
-                if not part:
-                    break
-                head += part
-            if head.startswith(b"HTTP/1.1 101") or time.monotonic() > deadline:
-                break
-            s.close()
-            time.sleep(0.2)
-        assert head.startswith(b"HTTP/1.1 101"), head
+        s = ws_connect(lambda: socket.create_connection(("127.0.0.1", gw.port), timeout=10), sid)
         for msg in (b"hi", b"through sandboxd"):
-            mask = os.urandom(4)
-            s.sendall(bytes([0x81, 0x80 | len(msg)]) + mask +
-                      bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
+            s.sendall(ws_frame(msg))
             frame = b""
             while len(frame) < 2 + len(msg):
                 frame += s.recv(4096)
@@ -503,5 +515,100 @@ def test_websocket_echo_inside_the_sandbox(gw, box):
         run(gw, sid, tok, "pkill -f /tmp/ws.py || true")
     text = gw.api("GET", "/metrics").body.decode()
     assert re.search(r'sandboxd_gateway_requests_total\{kind="websocket",status="101"\} \d+', text)
-    assert re.search(r'sandboxd_gateway_requests_total\{kind="port",status="200"\} \d+', text)
 
+
+
+
+# ---- limits and shutdown ----
+
+def test_in_flight_limits_and_shutdown_with_open_streams():
+    d = Daemon(["--listen", "127.0.0.1:0", "--max-requests-per-key", "3",
+                "--gateway-max-requests-per-sandbox", "2"]).start()
+    try:
+        a, b = host_id(), host_id()
+        d.create("python", sandbox_id=a)
+        d.create("python", sandbox_id=b)
+        ta, tb = token(d, a), token(d, b)
+        streams = [start(d, a, ta, "echo up; sleep 100"), start(d, a, ta, "echo up; sleep 100")]
+        for s in streams:
+            next(s)
+        r = envd(d, "GET", "/health", a)
+        assert r.status == 429 and "sandbox " + a in r.json["message"], r
+        assert r.headers.get("retry-after") == "1"
+        streams.append(start(d, b, tb, "echo up; sleep 100"))
+        next(streams[-1])
+        r = envd(d, "GET", "/health", b)
+        assert r.status == 429 and "127.0.0.1" in r.body.decode(), r
+        # The address's keyless slots are full for the daemon's own /health too; the
+        # administrator's socket is never capped.
+        assert envd(d, "GET", "/health").status == 429
+        assert d.api("GET", "/health").status == 200
+        # SIGTERM with three streams open: the relays end with the server, not with sleep 100.
+        t0 = time.monotonic()
+        rc = d.terminate(timeout=20)
+        assert rc == 0 and time.monotonic() - t0 < 15, (rc, time.monotonic() - t0)
+        for s in streams:
+            s.close()
+    finally:
+        if d.proc.poll() is None:
+            _stop_and_check(d)
+        else:
+            d.close()
+
+
+# ---- TLS ----
+
+from test_tls import pki, tls_args, ca_context  # noqa: E402,F401  (the pki fixture)
+
+
+def test_streams_and_websockets_over_tls(pki):
+    import ssl
+    d = Daemon(tls_args(pki["cert"], pki["key"])).start()
+    try:
+        sid = host_id()
+        d.create("python", sandbox_id=sid)
+        tok = token(d, sid)
+        ctx = ca_context(pki)
+
+        def tls_conn():
+            return http.client.HTTPSConnection("127.0.0.1", d.port, timeout=30, context=ctx)
+
+        outs = []
+        for t, flag, msg in start(d, sid, tok, "echo a; sleep 1; echo b", conn=tls_conn()):
+            data = msg.get("event", {}).get("data", {})
+            if "stdout" in data:
+                outs.append((t, base64.b64decode(data["stdout"])))
+        assert [o for _, o in outs] == [b"a\n", b"b\n"] and outs[0][0] < 0.9, outs
+        # A WebSocket echo over TLS: two frames in two TLS records sent back to back (the
+        # second waits decrypted in OpenSSL's buffer, where poll(2) cannot see it).
+        conn = tls_conn()
+        conn.request("POST", "/files?path=/tmp/ws.py", body=WS_SERVER.encode(), headers={
+            "E2b-Sandbox-Id": sid, "X-Access-Token": tok,
+            "Content-Type": "application/octet-stream"})
+        assert conn.getresponse().status == 200
+        conn.close()
+        # Start the server through the gateway over TLS, then talk WebSocket over TLS.
+        bg = tls_conn()
+        bg.request("POST", "/process.Process/Start",
+                   body=envelope({"process": {"cmd": "python3", "args": ["/tmp/ws.py"]}}),
+                   headers={"E2b-Sandbox-Id": sid, "X-Access-Token": tok,
+                            "Content-Type": "application/connect+json"})
+        bg_resp = bg.getresponse()
+        assert bg_resp.status == 200
+        s = ws_connect(lambda: ctx.wrap_socket(
+            socket.create_connection(("127.0.0.1", d.port), timeout=10),
+            server_hostname="127.0.0.1"), sid)
+        msgs = [b"first", b"second"]
+        for msg in msgs:
+            s.sendall(ws_frame(msg))
+        want = b"".join(bytes([0x81, len(m)]) + m for m in msgs)
+        got = b""
+        while len(got) < len(want):
+            part = s.recv(4096)
+            assert part, got
+            got += part
+        assert got == want
+        s.close()
+        bg.close()
+    finally:
+        _stop_and_check(d)
