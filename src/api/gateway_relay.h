@@ -284,12 +284,12 @@ bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
   const bool switched = status == 101 && upgrade;
   bool again = keep_alive && request_complete && !*ctx.stopping && !switched;
   if (!switched) {
-    if (!pp->is_done() && pp->need_eof()) {
-      // A body that ends with the upstream's close: chunked to the client instead.
-      if (rm.version() >= 11)
-        pm.chunked(true);
-      else
-        again = false;
+    if (rm.version() < 11) {
+      // An HTTP/1.0 client knows no chunks: a body without a length ends with the close.
+      if (pm.chunked()) pm.chunked(false);
+      if (!pm.has_content_length()) again = false;
+    } else if (!pp->is_done() && pp->need_eof()) {
+      pm.chunked(true);  // a body that ends with the upstream's close: chunked instead
     }
     pm.keep_alive(again);
   }

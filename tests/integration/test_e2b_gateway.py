@@ -435,6 +435,29 @@ def test_a_sandbox_stopped_mid_stream_cuts_the_stream(gw):
     gw.remove(sid)
 
 
+def test_an_http10_client_gets_the_stream_without_chunks(gw, box):
+    sid, tok = box
+    body = envelope({"process": {"cmd": "/bin/echo", "args": ["ten"]}})
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as s:
+        s.sendall(b"POST /process.Process/Start HTTP/1.0\r\nE2b-Sandbox-Id: " + sid.encode() +
+                  b"\r\nX-Access-Token: " + tok.encode() +
+                  b"\r\nContent-Type: application/connect+json\r\nContent-Length: " +
+                  str(len(body)).encode() + b"\r\n\r\n" + body)
+        raw = b""
+        while True:
+            part = s.recv(65536)
+            if not part:
+                break  # the body ends with the close
+            raw += part
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    assert re.match(rb"HTTP/1\.[01] 200", head) and b"chunked" not in head.lower(), head
+    msgs, rest = decode_envelopes(payload)
+    assert rest == b"" and msgs[-1] == (2, {}), msgs
+    out = b"".join(base64.b64decode(m["event"]["data"]["stdout"]) for f, m in msgs
+                   if f == 0 and "data" in m.get("event", {}))
+    assert out == b"ten\n"
+
+
 def test_huge_headers_and_garbage_on_a_gateway_request(gw, box):
     sid, tok = box
     r = envd(gw, "GET", "/health", sid, headers={"X-Big": "a" * (70 << 10)})
