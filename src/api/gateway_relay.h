@@ -174,22 +174,27 @@ bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
   // An answer of the gateway's own (a refusal); the connection closes when a body is unread.
   // The slots go first: a client that sends its next request as soon as it has read this
   // answer must find them free.
-  auto refuse = [&](Response resp) {
-    peer_slot.reset();
-    target.slot.Release();
+  // Writes an answer of the gateway's own within 2 s; false when it could not.
+  auto write_own = [&](Response resp, bool again) {
     gw.Record(req, target, resp.status, seconds());
     timed.SetDeadline(MonotonicNs() + 2'000'000'000LL);
-    bool again = keep_alive && !has_body && !*ctx.stopping;
     auto out = ToMessage(std::move(resp), req.request_id, again);
     beast::error_code ec;
     http::write(stream, out, ec);
-    if (!ec && has_body && !ExpectsContinue(req))
+    return !ec;
+  };
+  auto refuse = [&](Response resp) {
+    peer_slot.reset();
+    target.slot.Release();
+    bool again = keep_alive && !has_body && !*ctx.stopping;
+    bool written = write_own(std::move(resp), again);
+    if (written && has_body && !ExpectsContinue(req))
       Discard(stream, buffer,
               std::min<uint64_t>(parser.content_length().value_or(o.max_body_bytes),
                                  uint64_t{1} << 30),
               MonotonicNs() + int64_t{o.body_timeout_s} * 1'000'000'000);
     timed.SetDeadline(0);
-    return again && !ec;
+    return again && written;
   };
 
   if (!conn.admin && ctx.slots) {
@@ -204,8 +209,9 @@ bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
 
   beast::error_code ec;
   asio::local::stream_protocol::socket raw(timed.socket().get_executor());
-  raw.assign(asio::local::stream_protocol(), fd->release(), ec);
+  raw.assign(asio::local::stream_protocol(), fd->get(), ec);
   if (ec) return refuse(gateway::E2bError(502, "the sandbox's agent: " + ec.message()));
+  (void)fd->release();  // the socket owns it now
   const int idle_ms = gw.options().relay_idle_timeout_s * 1000;
   Upstream up(std::move(raw), idle_ms);
   Gateway::RelayGuard guard(&gw, up.native_handle());  // ended by Server::Stop
@@ -232,15 +238,12 @@ bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
   Relay sent = ec ? Relay::kWriteFailed : gw_detail::RelayBody(stream, buffer, rp, up, rs, ec);
   if (sent == Relay::kReadFailed) {
     // The client vanished, stalled or sent a malformed body: nothing sensible to answer.
-    int status = ec == asio::error::timed_out ? 408 : IsEndOfStream(ec) ? 499 : 400;
-    gw.Record(req, target, status, seconds());
-    if (status != 499) {
-      Response r = status == 408 ? Timeout("the request body stopped arriving")
-                                 : BadRequest(ec);
-      timed.SetDeadline(MonotonicNs() + 2'000'000'000LL);
-      auto out = ToMessage(std::move(r), req.request_id, false);
-      http::write(stream, out, ec);
-    }
+    if (ec == asio::error::timed_out)
+      write_own(Timeout("the request body stopped arriving"), false);
+    else if (IsEndOfStream(ec))
+      gw.Record(req, target, 499, seconds());
+    else
+      write_own(BadRequest(ec), false);
     return false;
   }
   // An upstream that stopped reading may have answered already (an agent refusing an
@@ -271,10 +274,7 @@ bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
                  : "the server on port " + std::to_string(target.port) +
                        " closed the connection without an answer");
     if (!request_complete) {
-      gw.Record(req, target, 502, seconds());
-      timed.SetDeadline(MonotonicNs() + 2'000'000'000LL);
-      auto out = ToMessage(std::move(r), req.request_id, false);
-      http::write(stream, out, ec);
+      write_own(std::move(r), false);
       return false;
     }
     return refuse(std::move(r));
