@@ -8,6 +8,9 @@
 //   1. idle: wait for the first byte (idle_timeout_s); the connection is pre-auth (evictable)
 //   2. header: complete within header_timeout_s of that byte (of the accept or handshake for a
 //      connection's first request), absolute, whatever the client trickles; 408 otherwise
+//   3a. gateway: a request naming a sandbox (E2b-Sandbox-Id, Host <port>-<id>.<domain>, a
+//      signed /files URL) is the E2B gateway's from here on: it authorises, relays the body
+//      and the answer streamed, and says whether the connection goes on (gateway_relay.h)
 //   3. gate: the connection stops being pre-auth (a complete header); Router::Admit (API key,
 //      rate limit: 401/429), then one request slot of the key (or, for keyless routes, of the
 //      peer address: 429)
