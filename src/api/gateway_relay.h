@@ -5,9 +5,10 @@
 //
 // Per request: the route's error (400), the peer's request slot (keyless limit, 429), the
 // gateway's admission (502/401/429), the upstream (the agent's socket or a port tunnel: 502),
-// then the request header (X-Access-Token and X-API-Key removed, `Connection: close` upstream:
-// one upstream connection per request, except an upgrade), its body, the answer's header and
-// body. The client's connection is kept alive when both messages ended cleanly.
+// then the request header (X-Access-Token, X-API-Key and E2B-Traffic-Access-Token removed;
+// `Connection: close` upstream: one upstream connection per request, except an upgrade), its
+// body, the answer's header and body. The client's connection is kept alive when both
+// messages ended cleanly.
 //
 // Timeouts: the client side as any request (the per-operation idle timeout of the listener);
 // the upstream side relay_idle_timeout_s per read or write, so a Start stream that is quiet
@@ -222,8 +223,9 @@ bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
   // with an empty optional as larger.)
   rp.body_limit(std::numeric_limits<uint64_t>::max());
   auto& rm = rp.get();
-  rm.erase("x-access-token");
+  rm.erase("x-access-token");  // credentials stay with sandboxd
   rm.erase("x-api-key");
+  rm.erase("e2b-traffic-access-token");
   const bool upgrade = target.kind == "websocket";
   if (ExpectsContinue(req)) {
     // Answered here: the upstream never sees the Expect, so no interim answer comes back.

@@ -5,6 +5,7 @@ The sandbox is created with the v1 API; its envd access token is derived here as
 derives it: HMAC-SHA256(<state>/e2b-secret, "envd\\n<id>\\n<created_at_ms>"), hex.
 """
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -508,6 +509,52 @@ def test_http_server_inside_the_sandbox(gw, box):
         run(gw, sid, tok, "pkill -f 'http.server 8123' || true")
 
 
+HEADER_ECHO = r'''
+import http.server, json
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(dict(self.headers.items())).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", 8126), H).serve_forever()
+'''
+
+
+@contextlib.contextmanager
+def serving(d, sid, tok, script, name):
+    """Runs a python script inside the sandbox (uploaded and started through the gateway) for
+    the block's duration."""
+    path = "/tmp/%s.py" % name
+    assert envd(d, "POST", "/files?path=" + path, sid, tok, raw=script.encode(),
+                headers={"Content-Type": "application/octet-stream"}).status == 200
+    gen = start(d, sid, tok, "exec python3 " + path, timeout=60)
+    next(gen)
+    try:
+        yield
+    finally:
+        gen.close()
+        run(d, sid, tok, "pkill -f %s || true" % path)
+
+
+def test_port_traffic_keeps_host_and_loses_credentials(gw, box):
+    sid, tok = box
+    with serving(gw, sid, tok, HEADER_ECHO, "echo"):
+        host = "8126-%s.sandbox.test:%d" % (sid, gw.port)
+        for _ in range(50):
+            r = envd(gw, "GET", "/", headers={"Host": host, "X-Access-Token": tok,
+                                              "E2B-Traffic-Access-Token": "t" * 64,
+                                              "X-Other": "kept"})
+            if r.status == 200:
+                break
+            time.sleep(0.1)
+        assert r.status == 200, r
+        seen = {k.lower(): v for k, v in r.json.items()}
+        assert seen["host"] == host and seen["x-other"] == "kept", seen
+        assert "x-access-token" not in seen and "e2b-traffic-access-token" not in seen, seen
+
+
 WS_SERVER = r'''
 import base64, hashlib, socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -560,11 +607,7 @@ def ws_connect(connect, sid, seconds=10):
 
 def test_websocket_echo_inside_the_sandbox(gw, box):
     sid, tok = box
-    assert envd(gw, "POST", "/files?path=/tmp/ws.py", sid, tok, raw=WS_SERVER.encode(),
-                headers={"Content-Type": "application/octet-stream"}).status == 200
-    gen = start(gw, sid, tok, "exec python3 /tmp/ws.py", timeout=60)
-    next(gen)
-    try:
+    with serving(gw, sid, tok, WS_SERVER, "ws"):
         s = ws_connect(lambda: socket.create_connection(("127.0.0.1", gw.port), timeout=10), sid)
         for msg in (b"hi", b"through sandboxd"):
             s.sendall(ws_frame(msg))
@@ -573,9 +616,6 @@ def test_websocket_echo_inside_the_sandbox(gw, box):
                 frame += s.recv(4096)
             assert frame == bytes([0x81, len(msg)]) + msg
         s.close()
-    finally:
-        gen.close()
-        run(gw, sid, tok, "pkill -f /tmp/ws.py || true")
     text = gw.api("GET", "/metrics").body.decode()
     assert re.search(r'sandboxd_gateway_requests_total\{kind="websocket",status="101"\} \d+', text)
 
