@@ -306,11 +306,15 @@ bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
     gw_detail::RawRelay(stream, buffer, up, up_buf, idle_ms);
     return false;
   }
+  // A client that hangs up while the process is quiet ends the relay at once, not at the
+  // agent's next keepalive.
+  up.WatchHangup(timed.native_handle());
   Relay answered = gw_detail::RelayBody(up, up_buf, *pp, stream, ps, ec);
   // Cut by the upstream (the sandbox stopped): 502 in the log; by the client: 499.
+  const bool client_gone = answered == Relay::kWriteFailed ||
+                           (answered == Relay::kReadFailed && ec == asio::error::connection_aborted);
   gw.Record(req, target,
-            answered == Relay::kDone ? status : answered == Relay::kReadFailed ? 502 : 499,
-            seconds());
+            answered == Relay::kDone ? status : client_gone ? 499 : 502, seconds());
   if (answered != Relay::kDone) return false;  // cut: the client must not see it complete
   if (!request_complete) {
     // The upstream answered before the body ended: let the client finish sending (bounded)

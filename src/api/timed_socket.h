@@ -50,6 +50,10 @@ class TimedSocket {
   // An absolute limit (MonotonicNs) on top of the per-operation timeout; 0 removes it.
   void SetDeadline(int64_t deadline_ns) { deadline_ns_ = deadline_ns; }
   void SetIoTimeout(int ms) { io_timeout_ms_ = ms; }
+  // Another descriptor whose hang-up (POLLRDHUP, POLLHUP, POLLERR) ends every wait of this
+  // socket with asio::error::connection_aborted: the E2B gateway's upstream watches its client
+  // while an answer streams. -1: none.
+  void WatchHangup(int fd) { hangup_fd_ = fd; }
 
   // Waits until the socket is ready for `events` (POLLIN, POLLOUT), an error or hang-up
   // counting as ready (the next operation reports it). False with ec = timed_out otherwise.
@@ -64,8 +68,12 @@ class TimedSocket {
         }
         if (timeout_ms < 0 || left_ms < timeout_ms) timeout_ms = static_cast<int>(left_ms);
       }
-      pollfd p{socket_.native_handle(), events, 0};
-      int r = ::poll(&p, 1, timeout_ms);
+      pollfd p[2] = {{socket_.native_handle(), events, 0}, {hangup_fd_, POLLRDHUP, 0}};
+      int r = ::poll(p, hangup_fd_ >= 0 ? 2 : 1, timeout_ms);
+      if (r > 0 && hangup_fd_ >= 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        ec = boost::asio::error::connection_aborted;
+        return false;
+      }
       if (r > 0) return true;
       if (r == 0) {
         ec = boost::asio::error::timed_out;
@@ -124,6 +132,7 @@ class TimedSocket {
   Socket socket_;
   int io_timeout_ms_;
   int64_t deadline_ns_ = 0;
+  int hangup_fd_ = -1;
 };
 
 }  // namespace sbx::api

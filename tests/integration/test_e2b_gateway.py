@@ -405,10 +405,20 @@ def test_malformed_and_oversized_envelopes(gw, box):
 def test_a_client_that_vanishes_mid_stream_leaves_the_process_running(gw, box):
     sid, tok = box
     marker = "/tmp/vanish-%s" % secrets.token_hex(3)
+    def cut_starts():
+        return sum(1 for l in gw.log_text().splitlines() if "gateway.request" in l and
+                   "path=/process.Process/Start" in l and "status=499" in l)
+
+    before = cut_starts()
     gen = start(gw, sid, tok, "echo go; sleep 2; touch %s" % marker)
     t, flag, msg = next(gen)  # the start event
-    gen.close()  # the client goes away
-    time.sleep(3)
+    gen.close()  # the client goes away while the process is quiet
+    # The relay notices at once (not at the agent's next keepalive, 50 s on): its log line.
+    deadline = time.monotonic() + 1.5
+    while cut_starts() == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cut_starts() == before + 1, "the relay of a vanished client did not end"
+    time.sleep(2.5)
     out, _ = run(gw, sid, tok, "test -e %s && echo kept" % marker)
     assert out == b"kept\n"
 

@@ -40,6 +40,33 @@ TEST(TimedSocket, ReadGivesUpAfterTheIoTimeout) {
   EXPECT_LT(SecondsSince(t0), 2.0);
 }
 
+TEST(TimedSocket, AWatchedPeerThatHangsUpEndsTheWait) {
+  Pair upstream;
+  Pair client;
+  TimedSocket<Local> t(std::move(upstream.a), 10000);
+  t.WatchHangup(client.a.native_handle());
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    client.b.close();  // the client goes away; the upstream stays silent
+  });
+  char buf[16];
+  boost::system::error_code ec;
+  int64_t t0 = MonotonicNs();
+  size_t n = t.read_some(asio::buffer(buf), ec);
+  closer.join();
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(ec, asio::error::connection_aborted);
+  EXPECT_LT(SecondsSince(t0), 5.0);
+  // Data still flows while the watched peer is there.
+  Pair again;
+  Pair live;
+  TimedSocket<Local> u(std::move(again.a), 10000);
+  u.WatchHangup(live.a.native_handle());
+  asio::write(again.b, asio::buffer(std::string("x")));
+  EXPECT_EQ(u.read_some(asio::buffer(buf), ec), 1u);
+  EXPECT_FALSE(ec) << ec.message();
+}
+
 TEST(TimedSocket, ReadsWhatArrivesAndSeesEndOfFile) {
   Pair p;
   TimedSocket<Local> t(std::move(p.a), 5000);
