@@ -87,14 +87,17 @@ void Router::RouteInner(const HttpRequest& req, BodyReader& body, ResponseWriter
   }
   const std::string_view method =
       std::string_view(path).substr(is_process ? kProcess.size() : kFs.size());
-  if ((is_process && !IsProcessMethod(method)) || (is_fs && !IsFilesystemMethod(method))) {
+  const bool is_watch = is_fs && (method == "WatchDir" || IsWatcherMethod(method));
+  if ((is_process && !IsProcessMethod(method)) ||
+      (is_fs && !is_watch && !IsFilesystemMethod(method))) {
     return SendUnimplemented(w, path);
   }
   if (req.method != "POST") {
     (void)SendJsonError(w, 405, "Connect RPCs use POST");
     return;
   }
-  const bool streaming = is_process && ProcessService::IsStreaming(method);
+  const bool streaming =
+      (is_process && ProcessService::IsStreaming(method)) || (is_fs && method == "WatchDir");
   auto name = BasicAuthUser(req.Header("authorization"));
   Result<User> user = name.ok() ? ResolveUser(name.value()) : Result<User>(name.error());
   if (!user.ok()) {
@@ -107,10 +110,12 @@ void Router::RouteInner(const HttpRequest& req, BodyReader& body, ResponseWriter
     return;
   }
   if (is_process) return processes_.Handle(method, req, body, w, user.value());
+  if (method == "WatchDir") return ServeWatchDir(req, body, w, user.value());
   auto parsed = ReadUnaryRequest(req, body);
   Result<protocol::Json> result =
-      parsed.ok() ? CallFilesystem(method, parsed.value(), user.value())
-                  : Result<protocol::Json>(parsed.error());
+      !parsed.ok()      ? Result<protocol::Json>(parsed.error())
+      : is_watch        ? watchers_.Call(method, parsed.value(), user.value())
+                        : CallFilesystem(method, parsed.value(), user.value());
   if (result.ok()) {
     (void)SendUnary(w, result.value());
   } else {

@@ -94,6 +94,11 @@ RawResponse RawHttp(const std::string& socket_path, const std::string& request) 
     all.append(buf, static_cast<size_t>(n));
   }
   close(fd);
+  return ParseResponse(all);
+}
+
+RawResponse ParseResponse(const std::string& all) {
+  RawResponse r;
   size_t hdr_end = all.find("\r\n\r\n");
   if (hdr_end == std::string::npos || all.size() < 12) return r;
   r.status = std::atoi(all.substr(9, 3).c_str());

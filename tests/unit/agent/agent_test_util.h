@@ -36,6 +36,8 @@ struct RawResponse {
 int ConnectUnix(const std::string& path);
 // Sends `request` (must carry Connection: close) and reads the whole response.
 RawResponse RawHttp(const std::string& socket_path, const std::string& request);
+// Parses a whole raw response (status, header block, de-chunked body).
+RawResponse ParseResponse(const std::string& all);
 // A Connect streaming request (one envelope) for /process.Process/<method>.
 std::string StreamRequest(const std::string& method, const std::string& json,
                           const std::string& extra_headers = "");

@@ -1,0 +1,278 @@
+// Directory watching: the event mapping and queue bounds as units, then WatchDir streams and
+// the CreateWatcher/GetWatcherEvents/RemoveWatcher polling form against the real sbx-agent.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "agent/fs_watch.h"
+#include "agent_test_util.h"
+#include "agentclient/agent_client.h"
+#include "protocol/fs_messages.h"
+
+namespace sbx::agent {
+namespace {
+
+using nlohmann::json;
+using protocol::EventType;
+using protocol::FilesystemEvent;
+using testing::AgentProcess;
+
+TEST(WatchUnitsTest, MaskMapping) {
+  EXPECT_EQ(EventTypesForMask(IN_CREATE), std::vector<EventType>{EventType::kCreate});
+  EXPECT_EQ(EventTypesForMask(IN_MOVED_TO | IN_ISDIR), std::vector<EventType>{EventType::kCreate});
+  EXPECT_EQ(EventTypesForMask(IN_MODIFY), std::vector<EventType>{EventType::kWrite});
+  EXPECT_EQ(EventTypesForMask(IN_DELETE), std::vector<EventType>{EventType::kRemove});
+  EXPECT_EQ(EventTypesForMask(IN_MOVED_FROM), std::vector<EventType>{EventType::kRename});
+  EXPECT_EQ(EventTypesForMask(IN_ATTRIB), std::vector<EventType>{EventType::kChmod});
+  EXPECT_TRUE(EventTypesForMask(IN_IGNORED).empty());
+  EXPECT_TRUE(EventTypesForMask(IN_DELETE_SELF).empty());
+  EXPECT_EQ(EventTypesForMask(IN_CREATE | IN_ATTRIB),
+            (std::vector<EventType>{EventType::kCreate, EventType::kChmod}));
+}
+
+TEST(WatchUnitsTest, QueueDropsOldestAndCounts) {
+  EventQueue q(3);
+  for (int i = 0; i < 5; ++i) q.Push(FilesystemEvent{std::to_string(i), EventType::kCreate, {}});
+  EXPECT_EQ(q.size(), 3u);
+  EXPECT_EQ(q.dropped(), 2u);
+  auto events = q.Drain();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].name, "2");
+  EXPECT_EQ(events[2].name, "4");
+  EXPECT_EQ(q.size(), 0u);
+  EventQueue none(0);
+  none.Push(FilesystemEvent{"x", EventType::kWrite, {}});
+  EXPECT_EQ(none.size(), 0u);
+  EXPECT_EQ(none.dropped(), 1u);
+}
+
+TEST(WatchUnitsTest, RequestAndEventJson) {
+  auto req = protocol::ParseWatchRequest(
+      json{{"path", "/tmp"}, {"recursive", true}, {"include_entry", true},
+           {"allowNetworkMounts", true}});
+  ASSERT_TRUE(req.ok());
+  EXPECT_TRUE(req->recursive && req->include_entry && req->allow_network_mounts);
+  EXPECT_FALSE(protocol::ParseWatchRequest(json{{"recursive", true}}).ok());
+  EXPECT_FALSE(protocol::ParseWatchRequest(json{{"path", "/"}, {"recursive", "yes"}}).ok());
+  json j = protocol::FilesystemEventJson(FilesystemEvent{"a/b", EventType::kRename, {}});
+  EXPECT_EQ(j, (json{{"name", "a/b"}, {"type", "EVENT_TYPE_RENAME"}}));
+}
+
+// One WatchDir stream on a raw connection: Begin sends it and waits for the start frame;
+// Finish reads to the end (the stream ends at its Connect-Timeout-Ms).
+class WatchStream {
+ public:
+  WatchStream(const std::string& socket, const json& request, int timeout_ms,
+              const std::string& extra_headers = "") {
+    fd_ = testing::ConnectUnix(socket);
+    const std::string body = protocol::EncodeData(request.dump());
+    const std::string req =
+        "POST /filesystem.Filesystem/WatchDir HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        "Content-Type: application/connect+json\r\nConnect-Timeout-Ms: " +
+        std::to_string(timeout_ms) + "\r\n" + extra_headers +
+        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
+  }
+  ~WatchStream() { close(fd_); }
+  // Reads until `needle` appears in the raw bytes (at most 5 s).
+  bool WaitFor(const std::string& needle) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (raw_.find(needle) == std::string::npos && std::chrono::steady_clock::now() < end) {
+      if (!ReadSome()) return false;
+    }
+    return raw_.find(needle) != std::string::npos;
+  }
+  // Reads to end-of-file (at most 10 s) and returns the frames' JSON; the last is the end frame.
+  std::vector<json> Finish() {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < end && ReadSome()) {
+    }
+    auto r = testing::ParseResponse(raw_);
+    std::vector<json> out;
+    for (const auto& f : testing::Frames(r.body)) {
+      out.push_back(json::parse(f.payload));
+      if (f.end_stream()) out.back()["__end"] = true;
+    }
+    return out;
+  }
+
+ private:
+  bool ReadSome() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) return true;
+    char buf[65536];
+    ssize_t n = read(fd_, buf, sizeof buf);
+    if (n <= 0) return false;
+    raw_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  std::string raw_;
+};
+
+class WatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    client_ = std::make_unique<agentclient::AgentClient>(agent_.socket_path(), 10000);
+    for (int i = 0; i < 100 && !client_->Health().ok(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(client_->Health().ok());
+    dir_ = agent_.dir() + "/w";
+    ASSERT_EQ(mkdir(dir_.c_str(), 0755), 0);
+  }
+  static void Write(const std::string& path, const std::string& data) {
+    std::ofstream(path) << data;
+  }
+  // The (name, type) pairs of the filesystem events among frames.
+  static std::vector<std::pair<std::string, std::string>> Events(const std::vector<json>& frames) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& f : frames) {
+      if (f.contains("filesystem")) out.emplace_back(f["filesystem"]["name"], f["filesystem"]["type"]);
+    }
+    return out;
+  }
+  static bool Has(const std::vector<std::pair<std::string, std::string>>& events,
+                  const std::string& name, const std::string& type) {
+    for (const auto& e : events) {
+      if (e.first == name && e.second == "EVENT_TYPE_" + type) return true;
+    }
+    return false;
+  }
+  AgentProcess agent_;
+  std::unique_ptr<agentclient::AgentClient> client_;
+  std::string dir_;
+};
+
+TEST_F(WatchTest, RecursiveStreamReportsEveryKindWithRelativeNames) {
+  WatchStream s(agent_.socket_path(), {{"path", dir_}, {"recursive", true}}, 2000);
+  ASSERT_TRUE(s.WaitFor("{\"start\":{}}"));
+  Write(dir_ + "/a.txt", "1");
+  ASSERT_EQ(mkdir((dir_ + "/sub").c_str(), 0755), 0);
+  Write(dir_ + "/sub/inner.txt", "2");  // in a directory created after the watch began
+  ASSERT_EQ(chmod((dir_ + "/a.txt").c_str(), 0600), 0);
+  ASSERT_EQ(rename((dir_ + "/a.txt").c_str(), (dir_ + "/b.txt").c_str()), 0);
+  ASSERT_EQ(unlink((dir_ + "/b.txt").c_str()), 0);
+  auto frames = s.Finish();
+  ASSERT_GE(frames.size(), 2u);
+  EXPECT_EQ(frames.front(), (json{{"start", json::object()}}));
+  EXPECT_EQ(frames.back(), (json{{"__end", true}}));  // {} : a clean end at the deadline
+  auto ev = Events(frames);
+  EXPECT_TRUE(Has(ev, "a.txt", "CREATE"));
+  EXPECT_TRUE(Has(ev, "a.txt", "WRITE"));
+  EXPECT_TRUE(Has(ev, "sub", "CREATE"));
+  EXPECT_TRUE(Has(ev, "sub/inner.txt", "CREATE"));
+  EXPECT_TRUE(Has(ev, "a.txt", "CHMOD"));
+  EXPECT_TRUE(Has(ev, "a.txt", "RENAME"));
+  EXPECT_TRUE(Has(ev, "b.txt", "CREATE"));
+  EXPECT_TRUE(Has(ev, "b.txt", "REMOVE"));
+  for (const auto& f : frames) EXPECT_FALSE(f.contains("filesystem") && f["filesystem"].contains("entry"));
+}
+
+TEST_F(WatchTest, NonRecursiveIgnoresSubdirectoriesAndIncludeEntryFillsEntry) {
+  ASSERT_EQ(mkdir((dir_ + "/sub").c_str(), 0755), 0);
+  WatchStream s(agent_.socket_path(), {{"path", dir_}, {"includeEntry", true}}, 1500);
+  ASSERT_TRUE(s.WaitFor("{\"start\":{}}"));
+  Write(dir_ + "/sub/deep.txt", "x");
+  Write(dir_ + "/top.txt", "hello");
+  auto frames = s.Finish();
+  auto ev = Events(frames);
+  EXPECT_FALSE(Has(ev, "sub/deep.txt", "CREATE"));
+  ASSERT_TRUE(Has(ev, "top.txt", "CREATE"));
+  bool checked = false;
+  for (const auto& f : frames) {
+    if (!f.contains("filesystem") || f["filesystem"]["name"] != "top.txt") continue;
+    ASSERT_TRUE(f["filesystem"].contains("entry")) << f.dump();
+    const auto& e = f["filesystem"]["entry"];
+    EXPECT_EQ(e["name"], "top.txt");
+    EXPECT_EQ(e["path"], dir_ + "/top.txt");
+    EXPECT_EQ(e["type"], "FILE_TYPE_FILE");
+    EXPECT_EQ(e["owner"], "root");
+    checked = true;
+  }
+  EXPECT_TRUE(checked);
+}
+
+TEST_F(WatchTest, KeepalivesWhenIdleAndErrorsInTheEndFrame) {
+  WatchStream idle(agent_.socket_path(), {{"path", dir_}}, 2500, "Keepalive-Ping-Interval: 1\r\n");
+  auto frames = idle.Finish();
+  int keepalives = 0;
+  for (const auto& f : frames) keepalives += f.contains("keepalive");
+  EXPECT_GE(keepalives, 1);
+  EXPECT_LE(keepalives, 3);
+
+  WatchStream missing(agent_.socket_path(), {{"path", dir_ + "/nope"}}, 1000);
+  auto m = missing.Finish();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0]["error"]["code"], "not_found");
+  Write(dir_ + "/file", "x");
+  WatchStream file(agent_.socket_path(), {{"path", dir_ + "/file"}}, 1000);
+  auto f = file.Finish();
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0]["error"]["code"], "invalid_argument");
+}
+
+TEST_F(WatchTest, ClientLeavingEndsTheStream) {
+  {
+    WatchStream s(agent_.socket_path(), {{"path", dir_}}, 60000);
+    ASSERT_TRUE(s.WaitFor("{\"start\":{}}"));
+  }  // closed
+  // The agent notices within its 1 s poll and serves on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_TRUE(client_->Health().ok());
+}
+
+TEST_F(WatchTest, PollingWatcherLifecycle) {
+  auto call = [&](const char* m, json body) {
+    return client_->CallUnary(std::string("filesystem.Filesystem/") + m, body, "root");
+  };
+  auto created = call("CreateWatcher", {{"path", dir_}, {"recursive", true}});
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  const std::string id = (*created)["watcherId"];
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(mkdir((dir_ + "/d").c_str(), 0755), 0);
+  Write(dir_ + "/d/f.txt", "x");
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (int i = 0; i < 20 && !Has(seen, "d/f.txt", "CREATE"); ++i) {
+    auto got = call("GetWatcherEvents", {{"watcherId", id}});
+    ASSERT_TRUE(got.ok()) << got.error().ToString();
+    for (const auto& e : (*got)["events"]) seen.emplace_back(e["name"], e["type"]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(Has(seen, "d", "CREATE"));
+  EXPECT_TRUE(Has(seen, "d/f.txt", "CREATE"));
+  auto empty = call("GetWatcherEvents", {{"watcherId", id}});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE((*empty)["events"].empty());
+  EXPECT_TRUE(call("RemoveWatcher", {{"watcherId", id}}).ok());
+  EXPECT_EQ(call("GetWatcherEvents", {{"watcherId", id}}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(call("RemoveWatcher", {{"watcher_id", id}}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(call("CreateWatcher", {{"path", dir_ + "/nope"}}).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(WatchTest, WatcherCountIsBounded) {
+  auto call = [&](const char* m, json body) {
+    return client_->CallUnary(std::string("filesystem.Filesystem/") + m, body, "root");
+  };
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < 64; ++i) {
+    auto c = call("CreateWatcher", {{"path", dir_}});
+    ASSERT_TRUE(c.ok()) << i << c.error().ToString();
+    ids.push_back((*c)["watcherId"]);
+  }
+  auto over = call("CreateWatcher", {{"path", dir_}});
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_TRUE(call("RemoveWatcher", {{"watcherId", ids[0]}}).ok());
+  EXPECT_TRUE(call("CreateWatcher", {{"path", dir_}}).ok());
+}
+
+}  // namespace
+}  // namespace sbx::agent
