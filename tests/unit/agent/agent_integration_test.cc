@@ -493,5 +493,92 @@ TEST_F(AgentTest, HostileInputGetsCleanErrors) {
   EXPECT_TRUE(client_->Health().ok());  // still alive
 }
 
+
+// What the SDK's pty.create does: an interactive shell on a pty, driven by SendInput
+// {input:{pty}} and resized with Update; its output arrives as data.pty.
+TEST_F(AgentTest, PtySessionInputResizeAndTty) {
+  testing::StreamConnection s(
+      agent_.socket_path(),
+      StreamRequest("Start",
+                    R"({"process":{"cmd":"/bin/sh","args":["-i"],"envs":{"TERM":"xterm","PS1":"$ "}},"pty":{"size":{"cols":80,"rows":24}}})",
+                    "Authorization: Basic cm9vdDo=\r\n"));
+  uint32_t pid = 0;
+  ASSERT_TRUE(s.WaitUntil([&](const std::vector<json>& f) {
+    if (f.empty() || !f[0].contains("event") || !f[0]["event"].contains("start")) return false;
+    pid = f[0]["event"]["start"]["pid"];
+    return true;
+  }));
+  auto input = [&](const std::string& text) {
+    return client_->CallUnary("process.Process/SendInput",
+                              {{"process", {{"pid", pid}}},
+                               {"input", {{"pty", protocol::Base64Encode(text)}}}},
+                              "root");
+  };
+  auto pty_has = [&](const std::string& needle) {
+    return s.WaitUntil([&](const std::vector<json>& f) {
+      return testing::ProcessOutput(f, "pty").find(needle) != std::string::npos;
+    });
+  };
+  ASSERT_TRUE(input("tty\n").ok());
+  EXPECT_TRUE(pty_has("/dev/pts/")) << testing::ProcessOutput(s.FramesSoFar(), "pty");
+  ASSERT_TRUE(client_->CallUnary("process.Process/Update",
+                                 {{"process", {{"pid", pid}}},
+                                  {"pty", {{"size", {{"cols", 133}, {"rows", 41}}}}}},
+                                 "root")
+                  .ok());
+  ASSERT_TRUE(input("stty size\n").ok());
+  EXPECT_TRUE(pty_has("41 133")) << testing::ProcessOutput(s.FramesSoFar(), "pty");
+  ASSERT_TRUE(input("exit 4\n").ok());
+  auto frames = s.Finish();
+  ASSERT_GE(frames.size(), 2u);
+  EXPECT_TRUE(frames.back().contains("__end"));
+  EXPECT_EQ(frames[frames.size() - 2]["event"]["end"]["exitCode"], 4);
+  EXPECT_TRUE(testing::ProcessOutput(frames, "stdout").empty());  // a pty has one stream
+}
+
+// commands.list: running processes with config (cmd, args, envs, cwd), pid and tag; and
+// commands.connect to a running process receives what it prints afterwards.
+TEST_F(AgentTest, ListShowsTagAndConnectFollowsARunningProcess) {
+  testing::StreamConnection start(
+      agent_.socket_path(),
+      StreamRequest("Start",
+                    R"({"process":{"cmd":"/bin/sh","args":["-c","read x; echo got-$x"],"envs":{"A":"1"},"cwd":"/tmp"},"tag":"my-tag","stdin":true})",
+                    "Authorization: Basic cm9vdDo=\r\n"));
+  uint32_t pid = 0;
+  ASSERT_TRUE(start.WaitUntil([&](const std::vector<json>& f) {
+    if (f.empty() || !f[0].contains("event")) return false;
+    pid = f[0]["event"]["start"]["pid"];
+    return true;
+  }));
+  auto list = client_->List();
+  ASSERT_TRUE(list.ok());
+  bool found = false;
+  for (const auto& p : (*list)["processes"]) {
+    if (p["pid"] != pid) continue;
+    found = true;
+    EXPECT_EQ(p["tag"], "my-tag");
+    EXPECT_EQ(p["config"]["cmd"], "/bin/sh");
+    EXPECT_EQ(p["config"]["args"], (json{"-c", "read x; echo got-$x"}));
+    EXPECT_EQ(p["config"]["envs"], (json{{"A", "1"}}));
+    EXPECT_EQ(p["config"]["cwd"], "/tmp");
+  }
+  EXPECT_TRUE(found) << list->dump();
+  testing::StreamConnection conn(
+      agent_.socket_path(), StreamRequest("Connect", R"({"process":{"tag":"my-tag"}})"));
+  ASSERT_TRUE(conn.WaitFor("start"));
+  ASSERT_TRUE(client_->SendInput(pid, "later\n").ok());
+  auto frames = conn.Finish();
+  EXPECT_EQ(frames.front()["event"]["start"]["pid"], pid);
+  EXPECT_EQ(testing::ProcessOutput(frames, "stdout"), "got-later\n");
+  EXPECT_EQ(frames[frames.size() - 2]["event"]["end"]["exitCode"], 0);
+  EXPECT_EQ(frames.back(), (json{{"__end", true}}));
+  // Ended: no longer listed, and signals and input are not_found.
+  auto after = client_->List();
+  ASSERT_TRUE(after.ok());
+  for (const auto& p : (*after)["processes"]) EXPECT_NE(p["pid"], pid);
+  EXPECT_EQ(client_->SendSignal(pid, 15).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(client_->CloseStdin(pid).error().code, ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace sbx::agent

@@ -65,57 +65,16 @@ TEST(WatchUnitsTest, RequestAndEventJson) {
   EXPECT_EQ(j, (json{{"name", "a/b"}, {"type", "EVENT_TYPE_RENAME"}}));
 }
 
-// One WatchDir stream on a raw connection: Begin sends it and waits for the start frame;
-// Finish reads to the end (the stream ends at its Connect-Timeout-Ms).
-class WatchStream {
- public:
-  WatchStream(const std::string& socket, const json& request, int timeout_ms,
-              const std::string& extra_headers = "") {
-    fd_ = testing::ConnectUnix(socket);
-    const std::string body = protocol::EncodeData(request.dump());
-    const std::string req =
-        "POST /filesystem.Filesystem/WatchDir HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-        "Content-Type: application/connect+json\r\nConnect-Timeout-Ms: " +
-        std::to_string(timeout_ms) + "\r\n" + extra_headers +
-        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
-  }
-  ~WatchStream() { close(fd_); }
-  // Reads until `needle` appears in the raw bytes (at most 5 s).
-  bool WaitFor(const std::string& needle) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (raw_.find(needle) == std::string::npos && std::chrono::steady_clock::now() < end) {
-      if (!ReadSome()) return false;
-    }
-    return raw_.find(needle) != std::string::npos;
-  }
-  // Reads to end-of-file (at most 10 s) and returns the frames' JSON; the last is the end frame.
-  std::vector<json> Finish() {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < end && ReadSome()) {
-    }
-    auto r = testing::ParseResponse(raw_);
-    std::vector<json> out;
-    for (const auto& f : testing::Frames(r.body)) {
-      out.push_back(json::parse(f.payload));
-      if (f.end_stream()) out.back()["__end"] = true;
-    }
-    return out;
-  }
-
- private:
-  bool ReadSome() {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, 200) <= 0) return true;
-    char buf[65536];
-    ssize_t n = read(fd_, buf, sizeof buf);
-    if (n <= 0) return false;
-    raw_.append(buf, static_cast<size_t>(n));
-    return true;
-  }
-  int fd_ = -1;
-  std::string raw_;
-};
+// One WatchDir stream on a raw connection (ends at its Connect-Timeout-Ms).
+std::unique_ptr<testing::StreamConnection> Watch(const std::string& socket, const json& request,
+                                                 int timeout_ms,
+                                                 const std::string& extra_headers = "") {
+  return std::make_unique<testing::StreamConnection>(
+      socket, testing::StreamRequest("WatchDir", request.dump(),
+                                     "Connect-Timeout-Ms: " + std::to_string(timeout_ms) +
+                                         "\r\n" + extra_headers,
+                                     "filesystem.Filesystem"));
+}
 
 class WatchTest : public ::testing::Test {
  protected:
@@ -152,15 +111,15 @@ class WatchTest : public ::testing::Test {
 };
 
 TEST_F(WatchTest, RecursiveStreamReportsEveryKindWithRelativeNames) {
-  WatchStream s(agent_.socket_path(), {{"path", dir_}, {"recursive", true}}, 2000);
-  ASSERT_TRUE(s.WaitFor("{\"start\":{}}"));
+  auto s = Watch(agent_.socket_path(), {{"path", dir_}, {"recursive", true}}, 2000);
+  ASSERT_TRUE(s->WaitFor("{\"start\":{}}"));
   Write(dir_ + "/a.txt", "1");
   ASSERT_EQ(mkdir((dir_ + "/sub").c_str(), 0755), 0);
   Write(dir_ + "/sub/inner.txt", "2");  // in a directory created after the watch began
   ASSERT_EQ(chmod((dir_ + "/a.txt").c_str(), 0600), 0);
   ASSERT_EQ(rename((dir_ + "/a.txt").c_str(), (dir_ + "/b.txt").c_str()), 0);
   ASSERT_EQ(unlink((dir_ + "/b.txt").c_str()), 0);
-  auto frames = s.Finish();
+  auto frames = s->Finish();
   ASSERT_GE(frames.size(), 2u);
   EXPECT_EQ(frames.front(), (json{{"start", json::object()}}));
   EXPECT_EQ(frames.back(), (json{{"__end", true}}));  // {} : a clean end at the deadline
@@ -178,11 +137,11 @@ TEST_F(WatchTest, RecursiveStreamReportsEveryKindWithRelativeNames) {
 
 TEST_F(WatchTest, NonRecursiveIgnoresSubdirectoriesAndIncludeEntryFillsEntry) {
   ASSERT_EQ(mkdir((dir_ + "/sub").c_str(), 0755), 0);
-  WatchStream s(agent_.socket_path(), {{"path", dir_}, {"includeEntry", true}}, 1500);
-  ASSERT_TRUE(s.WaitFor("{\"start\":{}}"));
+  auto s = Watch(agent_.socket_path(), {{"path", dir_}, {"includeEntry", true}}, 1500);
+  ASSERT_TRUE(s->WaitFor("{\"start\":{}}"));
   Write(dir_ + "/sub/deep.txt", "x");
   Write(dir_ + "/top.txt", "hello");
-  auto frames = s.Finish();
+  auto frames = s->Finish();
   auto ev = Events(frames);
   EXPECT_FALSE(Has(ev, "sub/deep.txt", "CREATE"));
   ASSERT_TRUE(Has(ev, "top.txt", "CREATE"));
@@ -201,28 +160,28 @@ TEST_F(WatchTest, NonRecursiveIgnoresSubdirectoriesAndIncludeEntryFillsEntry) {
 }
 
 TEST_F(WatchTest, KeepalivesWhenIdleAndErrorsInTheEndFrame) {
-  WatchStream idle(agent_.socket_path(), {{"path", dir_}}, 2500, "Keepalive-Ping-Interval: 1\r\n");
-  auto frames = idle.Finish();
+  auto idle = Watch(agent_.socket_path(), {{"path", dir_}}, 2500, "Keepalive-Ping-Interval: 1\r\n");
+  auto frames = idle->Finish();
   int keepalives = 0;
   for (const auto& f : frames) keepalives += f.contains("keepalive");
   EXPECT_GE(keepalives, 1);
   EXPECT_LE(keepalives, 3);
 
-  WatchStream missing(agent_.socket_path(), {{"path", dir_ + "/nope"}}, 1000);
-  auto m = missing.Finish();
+  auto missing = Watch(agent_.socket_path(), {{"path", dir_ + "/nope"}}, 1000);
+  auto m = missing->Finish();
   ASSERT_EQ(m.size(), 1u);
   EXPECT_EQ(m[0]["error"]["code"], "not_found");
   Write(dir_ + "/file", "x");
-  WatchStream file(agent_.socket_path(), {{"path", dir_ + "/file"}}, 1000);
-  auto f = file.Finish();
+  auto file = Watch(agent_.socket_path(), {{"path", dir_ + "/file"}}, 1000);
+  auto f = file->Finish();
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0]["error"]["code"], "invalid_argument");
 }
 
 TEST_F(WatchTest, ClientLeavingEndsTheStream) {
   {
-    WatchStream s(agent_.socket_path(), {{"path", dir_}}, 60000);
-    ASSERT_TRUE(s.WaitFor("{\"start\":{}}"));
+    auto s = Watch(agent_.socket_path(), {{"path", dir_}}, 60000);
+    ASSERT_TRUE(s->WaitFor("{\"start\":{}}"));
   }  // closed
   // The agent notices within its 1 s poll and serves on.
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
