@@ -66,6 +66,17 @@ void Router::RouteInner(const HttpRequest& req, BodyReader& body, ResponseWriter
     (void)w.Send(204, {}, "");
     return;
   }
+  if (path == "/envs") {
+    // envd's GET /envs: the sandbox-wide environment every process starts with.
+    if (req.method != "GET") {
+      (void)SendJsonError(w, 405, "method not allowed");
+      return;
+    }
+    protocol::Json envs = protocol::Json::object();
+    for (const auto& [k, v] : config_.sandbox_env) envs[k] = v;  // later entries win
+    (void)w.Send(200, {{"Content-Type", "application/json"}}, protocol::DumpJson(envs));
+    return;
+  }
   if (path == "/files") {
     auto user = ResolveUser(req.Query("username"));
     if (!user.ok()) {

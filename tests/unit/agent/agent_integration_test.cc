@@ -580,5 +580,59 @@ TEST_F(AgentTest, ListShowsTagAndConnectFollowsARunningProcess) {
   EXPECT_EQ(client_->CloseStdin(pid).error().code, ErrorCode::kNotFound);
 }
 
+
+TEST_F(AgentTest, EnvsIsTheSandboxEnvironment) {
+  auto r = RawHttp(agent_.socket_path(), "GET /envs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(r.status, 200);
+  auto envs = json::parse(r.body);
+  ASSERT_TRUE(envs.is_object());
+  EXPECT_EQ(envs["SBX_TEST"], "1");  // --env SBX_TEST=1
+  EXPECT_FALSE(envs.contains("HOME"));  // per-user variables are not the sandbox's
+  EXPECT_EQ(RawHttp(agent_.socket_path(),
+                    "POST /envs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                .status,
+            405);
+}
+
+// envd 0.6.2: X-Metadata-<key> headers become user.e2b.<key> xattrs, returned by the upload
+// and in every EntryInfo (Stat, ListDir); bad keys, values and counts are a 400.
+TEST_F(AgentTest, UploadMetadataIsStoredAndReturned) {
+  const std::string path = agent_.dir() + "/meta.txt";
+  auto upload = [&](const std::string& headers) {
+    return RawHttp(agent_.socket_path(),
+                   "POST /files?path=" + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   "Content-Type: application/octet-stream\r\n" + headers +
+                   "Content-Length: 2\r\n\r\nhi");
+  };
+  auto r = upload("X-Metadata-Owner-Team: infra\r\nx-metadata-Stage: dev 1\r\n");
+  if (r.status == 500 && r.body.find("metadata") != std::string::npos) {
+    GTEST_SKIP() << "the test directory's file system has no user xattrs: " << r.body;
+  }
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto written = json::parse(r.body);
+  EXPECT_EQ(written[0]["metadata"], (json{{"owner-team", "infra"}, {"stage", "dev 1"}}));
+  auto st = client_->CallUnary("filesystem.Filesystem/Stat", {{"path", path}}, "root");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ((*st)["entry"]["metadata"], (json{{"owner-team", "infra"}, {"stage", "dev 1"}}));
+  auto ls = client_->CallUnary("filesystem.Filesystem/ListDir", {{"path", agent_.dir()}}, "root");
+  ASSERT_TRUE(ls.ok());
+  bool seen = false;
+  for (const auto& e : (*ls)["entries"]) {
+    if (e["name"] == "meta.txt") seen = e["metadata"]["stage"] == "dev 1";
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(upload("X-Metadata-K: " + std::string(600, 'v') + "\r\n").status, 400);
+  EXPECT_EQ(upload("X-Metadata-K: tab\there\r\n").status, 400);
+  std::string many;
+  for (int i = 0; i < 17; ++i) many += "X-Metadata-k" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(upload(many).status, 400);
+  // A file written without metadata has none.
+  ASSERT_TRUE(client_->WriteFile(agent_.dir() + "/plain.txt", "p", "root").ok());
+  auto plain = client_->CallUnary("filesystem.Filesystem/Stat",
+                                  {{"path", agent_.dir() + "/plain.txt"}}, "root");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE((*plain)["entry"].contains("metadata"));
+}
+
 }  // namespace
 }  // namespace sbx::agent
