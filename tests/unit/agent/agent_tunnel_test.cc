@@ -2,6 +2,7 @@
 // namespace) reached through agentclient::OpenPortTunnel and raw CONNECT requests, against
 // TCP servers the test runs on 127.0.0.1. Also ParseConnectTarget's rules.
 #include <gtest/gtest.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -214,6 +215,37 @@ TEST_F(TunnelTest, ClientGoingAwayEndsTheTunnelAndTheAgentServesOn) {
   EXPECT_TRUE(saw_eof);
   agentclient::AgentClient client(agent_.socket_path(), 5000);
   EXPECT_TRUE(client.Health().ok());
+}
+
+
+int ThreadCount(pid_t pid) {
+  int n = 0;
+  DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
+  if (d == nullptr) return -1;
+  while (dirent* de = readdir(d)) n += de->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+// A client that leaves a tunnel to a server that neither sends nor closes (an idle WebSocket)
+// must not hold the agent's thread: the tunnel ends when the client's side hangs up.
+TEST_F(TunnelTest, IdleServerDoesNotHoldTheThreadAfterTheClientLeaves) {
+  std::atomic<bool> release{false};
+  TcpServer server([&](int) {
+    for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  });
+  const int before = ThreadCount(agent_.pid());
+  {
+    auto tunnel = agentclient::OpenPortTunnel(agent_.socket_path(), server.port(), 5000);
+    ASSERT_TRUE(tunnel.ok());
+    EXPECT_EQ(ThreadCount(agent_.pid()), before + 1);
+  }  // closed
+  int after = -1;
+  for (int i = 0; i < 200 && (after = ThreadCount(agent_.pid())) != before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(after, before);
+  release = true;
 }
 
 }  // namespace
