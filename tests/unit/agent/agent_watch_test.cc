@@ -233,5 +233,23 @@ TEST_F(WatchTest, WatcherCountIsBounded) {
   EXPECT_TRUE(call("CreateWatcher", {{"path", dir_}}).ok());
 }
 
+
+// Watches run as the requesting user: "nobody" cannot watch (or even reach) a directory under
+// the test's 0700 directory, by stream or by polling watcher; a directory it may read it can.
+TEST_F(WatchTest, WatchesRunAsTheRequestingUser) {
+  const std::string nobody = "Authorization: Basic bm9ib2R5Og==\r\n";  // "nobody:"
+  auto denied = Watch(agent_.socket_path(), {{"path", dir_}}, 1000, nobody);
+  auto frames = denied->Finish();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0]["error"]["code"], "permission_denied") << frames[0].dump();
+  auto created = client_->CallUnary("filesystem.Filesystem/CreateWatcher", {{"path", dir_}},
+                                    "nobody");
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, ErrorCode::kPermissionDenied);
+  // /proc is readable by everyone: the watch starts.
+  auto allowed = Watch(agent_.socket_path(), {{"path", "/proc/self"}}, 500, nobody);
+  EXPECT_TRUE(allowed->WaitFor("{\"start\":{}}"));
+}
+
 }  // namespace
 }  // namespace sbx::agent
