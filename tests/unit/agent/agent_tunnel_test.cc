@@ -13,13 +13,12 @@
 #include <thread>
 
 #include "agent/port_tunnel.h"
-#include "agent_test_util.h"
+#include "agent_fixture.h"
 #include "agentclient/agent_client.h"
 
 namespace sbx::agent {
 namespace {
 
-using testing::AgentProcess;
 using testing::RawHttp;
 
 TEST(ConnectTargetTest, OnlyLoopbackAndValidPorts) {
@@ -116,17 +115,7 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
-class TunnelTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    agentclient::AgentClient client(agent_.socket_path(), 10000);
-    for (int i = 0; i < 100 && !client.Health().ok(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_TRUE(client.Health().ok());
-  }
-  AgentProcess agent_;
-};
+class TunnelTest : public testing::AgentFixture {};
 
 TEST_F(TunnelTest, EchoWithHalfCloseCarriesMegabytesBothWays) {
   TcpServer server(Echo);

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "agent/fs_watch.h"
-#include "agent_test_util.h"
+#include "agent_fixture.h"
 #include "agentclient/agent_client.h"
 #include "protocol/fs_messages.h"
 
@@ -22,7 +22,6 @@ namespace {
 using nlohmann::json;
 using protocol::EventType;
 using protocol::FilesystemEvent;
-using testing::AgentProcess;
 
 TEST(WatchUnitsTest, MaskMapping) {
   EXPECT_EQ(EventTypesForMask(IN_CREATE), std::vector<EventType>{EventType::kCreate});
@@ -76,14 +75,10 @@ std::unique_ptr<testing::StreamConnection> Watch(const std::string& socket, cons
                                      "filesystem.Filesystem"));
 }
 
-class WatchTest : public ::testing::Test {
+class WatchTest : public testing::AgentFixture {
  protected:
   void SetUp() override {
-    client_ = std::make_unique<agentclient::AgentClient>(agent_.socket_path(), 10000);
-    for (int i = 0; i < 100 && !client_->Health().ok(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_TRUE(client_->Health().ok());
+    AgentFixture::SetUp();
     dir_ = agent_.dir() + "/w";
     ASSERT_EQ(mkdir(dir_.c_str(), 0755), 0);
   }
@@ -105,8 +100,6 @@ class WatchTest : public ::testing::Test {
     }
     return false;
   }
-  AgentProcess agent_;
-  std::unique_ptr<agentclient::AgentClient> client_;
   std::string dir_;
 };
 
