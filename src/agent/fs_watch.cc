@@ -113,6 +113,12 @@ void DirWatch::Emit(const std::string& rel, EventType type, EventQueue* out) {
   out->Push(std::move(ev));
 }
 
+void DirWatch::WarnFull() {
+  if (warned_full_) return;
+  log::Warn("watch_limit", {{"root", root_}, {"limit", kMaxWatchesPerWatcher}});
+  warned_full_ = true;
+}
+
 void DirWatch::AddTree(const std::string& top, bool report_existing, EventQueue* out) {
   std::deque<std::string> pending = {top};
   while (!pending.empty()) {
@@ -120,13 +126,7 @@ void DirWatch::AddTree(const std::string& top, bool report_existing, EventQueue*
     pending.pop_front();
     const std::string abs = Absolute(rel);
     if (!rel.empty()) {
-      if (dirs_.size() >= kMaxWatchesPerWatcher) {
-        if (!warned_full_) {
-          log::Warn("watch_limit", {{"root", root_}, {"limit", kMaxWatchesPerWatcher}});
-          warned_full_ = true;
-        }
-        return;
-      }
+      if (dirs_.size() >= kMaxWatchesPerWatcher) return WarnFull();
       const int wd =
           inotify_add_watch(inotify_.get(), abs.c_str(), kMask | IN_ONLYDIR | IN_DONT_FOLLOW);
       if (wd < 0) continue;  // gone, a symlink now, or not readable by the user
@@ -144,7 +144,13 @@ void DirWatch::AddTree(const std::string& top, bool report_existing, EventQueue*
         struct stat st {};
         is_dir = lstat(Absolute(child).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
       }
-      if (is_dir && recursive_) pending.push_back(child);
+      if (!is_dir || !recursive_) continue;
+      // Queued only while there is room for its watch: the queue stays within the bound too.
+      if (dirs_.size() + pending.size() < kMaxWatchesPerWatcher) {
+        pending.push_back(child);
+      } else {
+        WarnFull();
+      }
     }
     closedir(d);
   }

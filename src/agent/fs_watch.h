@@ -60,12 +60,14 @@ class DirWatch {
   // Waits at most timeout_ms (0: not at all) for events and pushes them to out.
   Result<void> Poll(int timeout_ms, EventQueue* out);
   const std::string& root() const { return root_; }
+  size_t watch_count() const { return dirs_.size(); }
 
  private:
   DirWatch(User user, std::string root, bool recursive, bool include_entry);
   // Watches the directory at rel (and, recursively, its subdirectories); entries found in it
   // are reported as created when report_existing. Runs under the user's identity.
   void AddTree(const std::string& rel, bool report_existing, EventQueue* out);
+  void WarnFull();  // logs once that the watch limit left directories unwatched
   void Emit(const std::string& rel, protocol::EventType type, EventQueue* out);
   std::string Absolute(const std::string& rel) const;
 

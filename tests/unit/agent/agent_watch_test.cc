@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -62,6 +63,35 @@ TEST(WatchUnitsTest, RequestAndEventJson) {
   EXPECT_FALSE(protocol::ParseWatchRequest(json{{"path", "/"}, {"recursive", "yes"}}).ok());
   json j = protocol::FilesystemEventJson(FilesystemEvent{"a/b", EventType::kRename, {}});
   EXPECT_EQ(j, (json{{"name", "a/b"}, {"type", "EVENT_TYPE_RENAME"}}));
+}
+
+// In-process (as root): a tree with more directories than the bound gets exactly the bound's
+// watches, and the watch still reports what happens in the watched part.
+TEST(DirWatchTest, WatchCountIsBounded) {
+  char tmpl[] = "/tmp/sbx-watch-test-XXXXXX";
+  const std::string root = mkdtemp(tmpl);
+  for (size_t i = 0; i < kMaxWatchesPerWatcher + 20; ++i) {
+    ASSERT_EQ(mkdir((root + "/d" + std::to_string(i)).c_str(), 0755), 0);
+  }
+  auto db = UserDb::Load();
+  ASSERT_TRUE(db.ok());
+  auto user = db->Lookup("root");
+  ASSERT_TRUE(user.ok());
+  protocol::WatchRequest req;
+  req.path = root;
+  req.recursive = true;
+  auto watch = DirWatch::Open(user.value(), req);
+  ASSERT_TRUE(watch.ok()) << watch.error().ToString();
+  EXPECT_EQ(watch.value()->watch_count(), kMaxWatchesPerWatcher);
+  ASSERT_EQ(mkdir((root + "/new").c_str(), 0755), 0);  // no room: not watched, still reported
+  EventQueue q(16);
+  ASSERT_TRUE(watch.value()->Poll(1000, &q).ok());
+  auto events = q.Drain();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].name, "new");
+  EXPECT_EQ(watch.value()->watch_count(), kMaxWatchesPerWatcher);
+  watch.value().reset();
+  ASSERT_EQ(std::system(("rm -rf '" + root + "'").c_str()), 0);
 }
 
 // One WatchDir stream on a raw connection (ends at its Connect-Timeout-Ms).
