@@ -237,5 +237,43 @@ TEST_F(TunnelTest, IdleServerDoesNotHoldTheThreadAfterTheClientLeaves) {
   release = true;
 }
 
+
+TEST_F(TunnelTest, AtMostkMaxTunnelsAtOnce) {
+  // A listener that never accepts: connections wait in its backlog, which is enough for the
+  // agent's connect to succeed.
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(lfd, 1024), 0);
+  ASSERT_EQ(getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const int port = ntohs(a.sin_port);
+  std::vector<UniqueFd> open;
+  for (int i = 0; i < kMaxTunnels; ++i) {
+    auto t = agentclient::OpenPortTunnel(agent_.socket_path(), port, 5000);
+    ASSERT_TRUE(t.ok()) << i << ": " << t.error().ToString();
+    open.push_back(std::move(t).value());
+  }
+  auto over = agentclient::OpenPortTunnel(agent_.socket_path(), port, 5000);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(over.error().message.find("too many port tunnels"), std::string::npos)
+      << over.error().message;
+  // Other requests are still served, and a closed tunnel frees its slot.
+  agentclient::AgentClient client(agent_.socket_path(), 5000);
+  EXPECT_TRUE(client.Health().ok());
+  open.pop_back();
+  bool reopened = false;
+  for (int i = 0; i < 100 && !reopened; ++i) {
+    reopened = agentclient::OpenPortTunnel(agent_.socket_path(), port, 5000).ok();
+    if (!reopened) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(reopened);
+  open.clear();
+  close(lfd);
+}
+
 }  // namespace
 }  // namespace sbx::agent
