@@ -15,6 +15,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "agent/port_tunnel.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
 
@@ -329,6 +330,16 @@ void ServeConnection(UniqueFd fd, Router& router, const ServerLimits& limits) {
     }
     stream.set_read_timeout(limits.io_timeout_ms);
     auto& msg = parser.get();
+    if (msg.method() == http::verb::connect) {
+      // A port tunnel: the connection becomes a raw byte pipe (or gets an error and closes).
+      // Bytes the client sent right behind the header are already in `buffer`.
+      BeastResponseWriter writer(stream, msg.version(), /*keep_alive=*/false, /*head=*/false);
+      const auto pending = buffer.data();
+      HandleConnect(fd.get(), std::string_view(msg.target().data(), msg.target().size()),
+                    std::string_view(static_cast<const char*>(pending.data()), pending.size()),
+                    writer);
+      return;
+    }
     if (boost::beast::iequals(msg[http::field::expect], "100-continue")) {
       std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
       net::write(stream, net::const_buffer(cont.data(), cont.size()), ec);

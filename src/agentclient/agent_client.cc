@@ -1,6 +1,7 @@
 // AgentClient: synchronous Beast HTTP/1.1 over asio::local::stream_protocol, one connection
 // per call, every socket wait bounded by io_timeout_ms (poll before each read and write).
 #include "agentclient/agent_client.h"
+#include "agentclient/rest_error.h"
 
 #include <poll.h>
 
@@ -135,29 +136,6 @@ std::string BasicAuth(const std::string& user) {
   return "Basic " + protocol::Base64Encode(user + ":");
 }
 
-// Error for a /files (REST) response: {"code":<int>,"message"} or any body.
-Error RestError(unsigned status, const std::string& body) {
-  ErrorCode code = ErrorCode::kInternal;
-  switch (status) {
-    case 400: code = ErrorCode::kInvalidArgument; break;
-    case 401: code = ErrorCode::kUnauthenticated; break;
-    case 403: code = ErrorCode::kPermissionDenied; break;
-    case 404: code = ErrorCode::kNotFound; break;
-    case 409: code = ErrorCode::kAlreadyExists; break;
-    case 413:
-    case 507: code = ErrorCode::kResourceExhausted; break;
-    case 502:
-    case 503: code = ErrorCode::kUnavailable; break;
-    default: break;
-  }
-  std::string message = body;
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_discarded() && j.is_object() && j.contains("message") && j["message"].is_string()) {
-    message = j["message"].get<std::string>();
-  }
-  return MakeError(code, "agent: HTTP " + std::to_string(status) + ": " + message);
-}
-
 // One request/response exchange on a fresh connection. The response body is read in pieces
 // into the caller's buffer (so streams are handled as they arrive); the exchange itself
 // buffers at most kMaxConnectionBuffer bytes.
@@ -254,6 +232,30 @@ auto Guard(F&& f) -> decltype(f()) {
 }
 
 }  // namespace
+
+// Error for a /files (REST) response: {"code":<int>,"message"} or any body.
+Error RestError(unsigned status, const std::string& body) {
+  ErrorCode code = ErrorCode::kInternal;
+  switch (status) {
+    case 400: code = ErrorCode::kInvalidArgument; break;
+    case 401: code = ErrorCode::kUnauthenticated; break;
+    case 403: code = ErrorCode::kPermissionDenied; break;
+    case 404: code = ErrorCode::kNotFound; break;
+    case 409: code = ErrorCode::kAlreadyExists; break;
+    case 413:
+    case 507: code = ErrorCode::kResourceExhausted; break;
+    case 502:
+    case 503: code = ErrorCode::kUnavailable; break;
+    default: break;
+  }
+  std::string message = body;
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("message") && j["message"].is_string()) {
+    message = j["message"].get<std::string>();
+  }
+  return MakeError(code, "agent: HTTP " + std::to_string(status) + ": " + message);
+}
+
 
 AgentClient::AgentClient(std::string socket_path, int64_t io_timeout_ms)
     : socket_path_(std::move(socket_path)), io_timeout_ms_(io_timeout_ms) {}

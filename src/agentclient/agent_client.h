@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace sbx::agentclient {
 
@@ -117,5 +118,13 @@ class AgentClient {
   std::string socket_path_;
   int64_t io_timeout_ms_;
 };
+
+// Opens a port tunnel to `port` on the loopback of the sandbox whose agent listens on
+// agent_socket_path: sends `CONNECT 127.0.0.1:<port> HTTP/1.1`, reads the agent's answer
+// (header at most 16 KiB, error body at most kMaxErrorBody) and returns the connection,
+// ready for raw bytes both ways (blocking, close-on-exec; shutdown(SHUT_WR) passes an
+// end-of-file on). Nothing listening on the port: kUnavailable with the agent's message
+// ("nothing listens on port N in the sandbox"). timeout_ms bounds connecting and the answer.
+Result<UniqueFd> OpenPortTunnel(const std::string& agent_socket_path, int port, int timeout_ms);
 
 }  // namespace sbx::agentclient
