@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-30}"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
   -DCMAKE_CXX_COMPILER=clang++ -DSBX_FUZZ=ON -DSBX_BUILD_TESTS=OFF -DSBX_BUILD_BENCH=OFF >/dev/null
-targets=(fuzz_api_request fuzz_templates_config fuzz_connect)
+targets=(fuzz_api_request fuzz_templates_config fuzz_connect fuzz_gateway_rules)
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 for t in "${targets[@]}"; do
   corpus="build-fuzz/corpus/$t"

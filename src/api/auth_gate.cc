@@ -38,6 +38,10 @@ bool SameLimits(const spec::RateLimit& a, const spec::RateLimit& b) {
 AuthGate::AuthGate(auth::KeyManager* keys, RateConfig rate_config, Clock clock)
     : keys_(keys), rate_config_(std::move(rate_config)), clock_(std::move(clock)) {}
 
+Result<auth::Principal> AuthGate::AuthenticateKey(const std::string& key) {
+  return keys_->Authenticate(key, clock_ ? clock_() : NowUnixMs());
+}
+
 std::shared_ptr<auth::RateLimiter> AuthGate::Limiter(spec::RateLimit* config) {
   spec::RateLimit now = rate_config_ ? rate_config_() : spec::RateLimit{};
   std::lock_guard<std::mutex> lock(mu_);

@@ -48,6 +48,10 @@ class AuthGate {
   // The router's response hook: adds the X-RateLimit-* headers of this request, if any.
   void AddRateLimitHeaders(const Request& req, Response& resp);
 
+  // The principal of an API key value, without rate limiting: the E2B gateway's check of an
+  // X-API-Key on envd and port traffic (api/gateway.h). An Error when the key is not valid.
+  Result<auth::Principal> AuthenticateKey(const std::string& key);
+
   // Installs Check and AddRateLimitHeaders on the router. The gate must outlive it.
   void Install(Router& router);
 

@@ -8,6 +8,9 @@
 //   1. idle: wait for the first byte (idle_timeout_s); the connection is pre-auth (evictable)
 //   2. header: complete within header_timeout_s of that byte (of the accept or handshake for a
 //      connection's first request), absolute, whatever the client trickles; 408 otherwise
+//   3a. gateway: a request naming a sandbox (E2b-Sandbox-Id, Host <port>-<id>.<domain>, a
+//      signed /files URL) is the E2B gateway's from here on: it authorises, relays the body
+//      and the answer streamed, and says whether the connection goes on (gateway_relay.h)
 //   3. gate: the connection stops being pre-auth (a complete header); Router::Admit (API key,
 //      rate limit: 401/429), then one request slot of the key (or, for keyless routes, of the
 //      peer address: 429)
@@ -38,6 +41,7 @@
 
 #include "api/byte_budget.h"
 #include "api/connection_pool.h"
+#include "api/gateway.h"
 #include "api/http.h"
 #include "api/routes.h"
 #include "api/server.h"
@@ -55,6 +59,7 @@ struct ServerContext {
   RequestSlots* slots = nullptr;  // TCP only; the administrator is not capped
   const std::atomic<bool>* stopping = nullptr;
   const RequestObserver* observer = nullptr;
+  Gateway* gateway = nullptr;  // E2B's envd and port traffic (api/gateway.h); null: none
 };
 
 // One connection: its pool entry and where it comes from.
@@ -247,6 +252,14 @@ std::optional<Response> ReadBody(Stream& stream, beast::flat_buffer& buffer,
   return BadRequest(ec);
 }
 
+// A request the gateway claimed, from its header on (gateway_relay.h, included at the end).
+// Returns whether the connection goes on with its next request.
+template <typename Stream>
+bool ServeGateway(Stream& stream, beast::flat_buffer& buffer,
+                  http::request_parser<http::string_body>& parser, Request& req,
+                  const gateway::Route& route, const ServerContext& ctx,
+                  const ConnectionInfo& conn, int64_t t0);
+
 template <typename Stream>
 void ServeRequests(Stream& stream, const ServerContext& ctx, const ConnectionInfo& conn) {
   const ServerOptions& o = *ctx.options;
@@ -306,9 +319,19 @@ void ServeRequests(Stream& stream, const ServerContext& ctx, const ConnectionInf
     if (!conn.pool->Activate(conn.id)) return;  // evicted while its header came
     bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
     bool keep_alive = parser.get().keep_alive();
-    // 3. The gate, on the header alone.
     std::optional<Response> refusal;
-    if (!FillFromHeader(parser.get(), &req))
+    const bool url_ok = FillFromHeader(parser.get(), &req);
+    // 3a. The E2B gateway's requests (a sandbox named by header or Host) bypass the API's gate:
+    // the gateway authorises, reads the body and answers them itself, streamed.
+    if (ctx.gateway) {
+      if (!url_ok) req.path.clear();  // no path-based exemption for a malformed URL
+      if (auto route = ctx.gateway->Claim(req)) {
+        if (!ServeGateway(stream, buffer, parser, req, *route, ctx, conn, t0)) return;
+        continue;
+      }
+    }
+    // 3. The gate, on the header alone.
+    if (!url_ok)
       refusal = ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "malformed percent-encoding in the URL"));
     if (!refusal) refusal = ctx.router->Admit(req);
     bool keyless = !conn.admin && req.key_id.empty();
@@ -378,3 +401,5 @@ void ServeRequests(Stream& stream, const ServerContext& ctx, const ConnectionInf
 
 }  // namespace request_loop
 }  // namespace sbx::api
+
+#include "api/gateway_relay.h"  // IWYU pragma: keep (ServeGateway's definition)

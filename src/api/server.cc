@@ -17,6 +17,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "api/gateway.h"
 #include "api/request_loop.h"
 #include "api/timed_socket.h"
 #include "common/log.h"
@@ -46,6 +47,7 @@ struct Server::Impl {
   std::unique_ptr<RequestSlots> slots;
   std::unique_ptr<ByteBudget> budget;
   RequestObserver observer;
+  Gateway* gateway = nullptr;
 
   std::optional<TlsFiles> tls_files;  // set once by ListenTcp
   std::mutex tls_mu;
@@ -59,6 +61,7 @@ struct Server::Impl {
     c.slots = tcp ? slots.get() : nullptr;
     c.stopping = &stopping;
     c.observer = &observer;
+    c.gateway = gateway;
     return c;
   }
   void ServeUnix(TimedSocket<asio::local::stream_protocol::socket>& timed, ConnectionInfo& conn);
@@ -348,6 +351,8 @@ Result<void> Server::ReloadTls() {
 
 void Server::SetObserver(RequestObserver observer) { impl_->observer = std::move(observer); }
 
+void Server::SetGateway(Gateway* gateway) { impl_->gateway = gateway; }
+
 void Server::Run() {
   std::vector<std::thread> loops;
   if (impl_->unix_acceptor)
@@ -365,6 +370,7 @@ void Server::Stop() {
   if (impl_->tcp_acceptor) ::shutdown(impl_->tcp_acceptor->native_handle(), SHUT_RDWR);
   impl_->unix_pool->ShutdownAll();
   impl_->tcp_pool->ShutdownAll();
+  if (impl_->gateway) impl_->gateway->CloseRelays();
   if (!impl_->unix_path.empty()) ::unlink(impl_->unix_path.c_str());
 }
 

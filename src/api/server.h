@@ -34,6 +34,8 @@
 
 namespace sbx::api {
 
+class Gateway;  // api/gateway.h
+
 struct ServerOptions {
   size_t max_body_bytes = (100 << 20) + (1 << 20);
   // TCP requests the gate lets through without an API key (incoming webhooks, /health).
@@ -80,6 +82,8 @@ class Server {
   Result<void> ReloadTls();
   // Before Run().
   void SetObserver(RequestObserver observer);
+  // Before Run(): routes E2B envd and port traffic (api/gateway.h); outlives the server.
+  void SetGateway(Gateway* gateway);
   // Serves until Stop(); then waits for open connections to finish their current request.
   void Run();
   void Stop();

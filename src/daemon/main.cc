@@ -12,7 +12,10 @@
 #include <iostream>
 #include <thread>
 
+#include "agentclient/agent_client.h"
 #include "api/auth_gate.h"
+#include "api/gateway.h"
+#include "auth/sandbox_tokens.h"
 #include "api/batch_file_routes.h"
 #include "api/event_routes.h"
 #include "api/exec_routes.h"
@@ -112,6 +115,17 @@ int main(int argc, char** argv) {
                  "Python package index for pythonPackages Debian lacks (env SANDBOXD_PIP_INDEX_URL)");
   app.add_option("--npm-registry", build.npm_registry,
                  "npm registry for npmPackages (env SANDBOXD_NPM_REGISTRY)");
+  // The E2B gateway (api/gateway.h; docs/e2b.md, "The envd gateway and ports").
+  sbx::api::GatewayOptions gateway_opts;
+  app.add_option("--e2b-domain", gateway_opts.domain,
+                 "Domain of the E2B Host form <port>-<sandboxId>.<domain> (default: any)");
+  app.add_option("--gateway-idle-timeout", gateway_opts.relay_idle_timeout_s,
+                 "Seconds an E2B gateway relay (a command's output stream, a WebSocket) may "
+                 "pass with no byte either way")
+      ->capture_default_str()->check(CLI::Range(1, 86400));
+  app.add_option("--gateway-max-requests-per-sandbox", gateway_opts.max_requests_per_sandbox,
+                 "E2B gateway requests in flight per sandbox; 429 past it")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
   // What API input may cost the daemon (api/server.h; docs/security.md).
   sbx::api::ServerOptions sopts;
   app.add_option("--max-unix-connections", sopts.max_unix_connections,
@@ -432,6 +446,17 @@ int main(int argc, char** argv) {
   server.SetObserver([metrics](const sbx::api::Request& req, int status, double seconds) {
     metrics->ObserveHttpRequest(sbx::monitor::RouteLabel(req.path), req.method, status, seconds);
   });
+  // ---- E2B gateway: envd and port traffic to sandboxes (api/gateway.h) ----
+  auto sandbox_tokens = sbx::auth::SandboxTokens::Load(state_dir);
+  if (!sandbox_tokens.ok()) return Fail(sandbox_tokens.error(), "e2b secret");
+  sbx::api::Gateway gateway(&manager, std::move(*sandbox_tokens), gateway_opts);
+  gateway.SetKeyCheck([&auth_gate](const std::string& key) { return auth_gate.AuthenticateKey(key); });
+  gateway.SetObserver([metrics](const std::string& kind, int status, double seconds) {
+    metrics->ObserveGatewayRequest(kind, status, seconds);
+  });
+  gateway.SetPortDialer(sbx::agentclient::OpenPortTunnel);  // ports other than envd's
+  server.SetGateway(&gateway);
+  // ---- end E2B gateway ----
   if (auto r = server.ListenUnix(socket_path); !r.ok()) return Fail(r.error(), "listen");
   if (!listen.empty()) {
     size_t colon = listen.rfind(':');

@@ -135,6 +135,15 @@ Result<std::unique_ptr<SandboxdMetrics>> SandboxdMetrics::Register(Registry* r) 
                    r->AddCounter("sandboxd_http_requests_total",
                                  "HTTP requests by route template, method and status code.",
                                  {"route", "method", "status"}));
+  ASSIGN_OR_RETURN(m->gateway_requests,
+                   r->AddCounter("sandboxd_gateway_requests_total",
+                                 "E2B gateway requests by kind (envd, port, websocket) and status "
+                                 "code (499: the client went away mid-answer).",
+                                 {"kind", "status"}));
+  ASSIGN_OR_RETURN(m->gateway_duration,
+                   r->AddHistogram("sandboxd_gateway_request_duration_seconds",
+                                   "E2B gateway request time, whole relay included, by kind.",
+                                   {"kind"}, DurationBuckets()));
   ASSIGN_OR_RETURN(m->http_duration,
                    r->AddHistogram("sandboxd_http_request_duration_seconds",
                                    "HTTP request handling time by route template and method.",
@@ -216,6 +225,11 @@ void SandboxdMetrics::ObserveHttpRequest(const std::string& route, const std::st
                                          int status, double seconds) {
   http_requests->With({route, method, std::to_string(status)}).Inc();
   http_duration->With({route, method}).Observe(seconds);
+}
+
+void SandboxdMetrics::ObserveGatewayRequest(const std::string& kind, int status, double seconds) {
+  gateway_requests->With({kind, std::to_string(status)}).Inc();
+  gateway_duration->With({kind}).Observe(seconds);
 }
 
 void SandboxdMetrics::ObserveWebhookDelivery(const std::string& kind, const std::string& outcome) {

@@ -26,6 +26,8 @@ struct SandboxdMetrics {
   CounterFamily* webhook_deliveries = nullptr;    // sandboxd_webhook_deliveries_total{kind,outcome}
   CounterFamily* http_requests = nullptr;    // sandboxd_http_requests_total{route,method,status}
   HistogramFamily* http_duration = nullptr;  // sandboxd_http_request_duration_seconds{route,method}
+  CounterFamily* gateway_requests = nullptr;     // sandboxd_gateway_requests_total{kind,status}
+  HistogramFamily* gateway_duration = nullptr;   // sandboxd_gateway_request_duration_seconds{kind}
   CounterFamily* alerts = nullptr;           // sandboxd_alerts_total{metric,state}
   // Per sandbox (label sandbox_id), removed when the sandbox leaves the sampler.
   GaugeFamily* sandbox_cpu_percent = nullptr;
@@ -59,6 +61,8 @@ struct SandboxdMetrics {
   // `route`: a route template (RouteLabel()), never a raw path.
   void ObserveHttpRequest(const std::string& route, const std::string& method, int status,
                           double seconds);
+  // E2B gateway requests (api/gateway.h): kind envd, port or websocket.
+  void ObserveGatewayRequest(const std::string& kind, int status, double seconds);
   void ObserveWebhookDelivery(const std::string& kind, const std::string& outcome);
   // Sets sandboxd_sandboxes{state} for each known state; states not listed are set to 0.
   void SetSandboxCounts(const std::vector<std::pair<std::string, int64_t>>& by_state);

@@ -65,6 +65,7 @@ json SandboxView::ToJson() const {
          {"template", r.template_name},
          {"state", r.state},
          {"created_at", ToRfc3339(r.created_at_ms)},
+         {"created_at_ms", r.created_at_ms},
          {"timeout", r.timeout_s}};
   if (r.expires_at_ms) j["expires_at"] = ToRfc3339(r.expires_at_ms);
   j["env"] = json::parse(r.env_json, nullptr, false);

@@ -220,6 +220,17 @@ class SandboxManager {
     std::optional<runtime::CgroupStats> stats;  // nullopt: could not be read
   };
   std::vector<MonitorTarget> MonitorTargets();  // running sandboxes
+  // For the E2B gateway (gateway_targets.cc): what it needs to route and authorise a request
+  // to a sandbox. Read under the sandbox's lock; nullopt for an unknown (or malformed) id.
+  struct GatewayTarget {
+    std::string id;
+    std::string state;
+    std::string tenant;
+    int64_t created_at_ms = 0;
+    std::string agent_socket;  // the agent's unix socket (host side)
+  };
+  std::optional<GatewayTarget> FindGatewayTarget(const std::string& id);
+  std::vector<GatewayTarget> RunningGatewayTargets();  // skips sandboxes whose lock is busy
   std::map<std::string, int64_t> StateCounts();  // sandboxes by state
 
  private:
