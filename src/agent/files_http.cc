@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "agent/file_metadata.h"
 #include "agent/fs_identity.h"
 #include "protocol/gzip.h"
 #include "agent/paths.h"
@@ -71,7 +72,8 @@ Result<size_t> ReadFull(int fd, char* buf, size_t n) {
 class FileSink {
  public:
   static Result<std::unique_ptr<FileSink>> Open(const std::string& path,
-                                                std::optional<uint32_t> mode) {
+                                                std::optional<uint32_t> mode,
+                                                const Metadata& metadata) {
     const std::string dir = DirName(path);
     for (size_t at = 1; at <= dir.size(); ++at) {
       if (at != dir.size() && dir[at] != '/') continue;
@@ -97,6 +99,7 @@ class FileSink {
     sink->fd_ = std::move(fd);
     sink->path_ = path;
     sink->mode_ = mode;
+    sink->metadata_ = &metadata;
     return sink;
   }
   Result<void> Write(std::string_view data) {
@@ -119,6 +122,9 @@ class FileSink {
         return SysError("chmod " + path_);
       }
     }
+    // Also on the descriptor written through; setting user.* xattrs needs write permission,
+    // which the user had to open it.
+    RETURN_IF_ERROR(WriteMetadata(fd_.get(), *metadata_));
     if (close(fd_.release()) != 0) return SysError("close " + path_);
     return Ok();
   }
@@ -127,6 +133,7 @@ class FileSink {
   UniqueFd fd_;
   std::string path_;
   std::optional<uint32_t> mode_;
+  const Metadata* metadata_ = nullptr;
 };
 
 // Feeds the request body, inflated when gzip-encoded, to `consume`.
@@ -161,9 +168,13 @@ Result<protocol::Json> WriteUpload(const HttpRequest& req, BodyReader& body, con
   if (req.HasQuery("mode")) {
     ASSIGN_OR_RETURN(mode, protocol::ParsePermissionMode(req.Query("mode")));
   }
+  // envd 0.6.2: X-Metadata-<key> headers, stored on every file of the upload.
+  ASSIGN_OR_RETURN(const Metadata metadata, MetadataFromHeaders(req.headers));
   protocol::Json written = protocol::Json::array();
   auto record = [&](const std::string& path) {
-    written.push_back({{"path", path}, {"name", BaseName(path)}, {"type", "file"}});
+    protocol::Json entry = {{"path", path}, {"name", BaseName(path)}, {"type", "file"}};
+    if (!metadata.empty()) entry["metadata"] = metadata;
+    written.push_back(std::move(entry));
   };
   const std::string ct = req.Header("content-type");
   const bool query_path = req.HasQuery("path") && !req.Query("path").empty();
@@ -184,7 +195,7 @@ Result<protocol::Json> WriteUpload(const HttpRequest& req, BodyReader& body, con
         return MakeError(ErrorCode::kInvalidArgument,
                          "two parts target the same path '" + sink_path + "'");
       }
-      ASSIGN_OR_RETURN(sink, FileSink::Open(sink_path, mode));
+      ASSIGN_OR_RETURN(sink, FileSink::Open(sink_path, mode, metadata));
       return Ok();
     };
     cb.on_part_data = [&](std::string_view data) -> Result<void> {
@@ -205,7 +216,7 @@ Result<protocol::Json> WriteUpload(const HttpRequest& req, BodyReader& body, con
       return MakeError(ErrorCode::kInvalidArgument, "a raw upload needs the path query parameter");
     }
     const std::string path = ResolveUserPath(user, req.Query("path"));
-    ASSIGN_OR_RETURN(auto sink, FileSink::Open(path, mode));
+    ASSIGN_OR_RETURN(auto sink, FileSink::Open(path, mode, metadata));
     RETURN_IF_ERROR(PumpBody(req, body, [&](std::string_view d) { return sink->Write(d); }));
     RETURN_IF_ERROR(sink->Close());
     record(path);

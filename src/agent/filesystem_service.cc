@@ -9,6 +9,7 @@
 #include <climits>
 #include <functional>
 
+#include "agent/file_metadata.h"
 #include "agent/fs_identity.h"
 #include "agent/paths.h"
 #include "common/log.h"
@@ -29,17 +30,7 @@ struct Ctx {
 };
 
 Result<EntryInfo> StatEntry(const Ctx& ctx, int dirfd, const char* rel, const std::string& path) {
-  struct stat st {};
-  if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0) return SysError("stat " + path);
-  EntryInfo e = protocol::EntryInfoFromStat(BaseName(path), path, st);
-  e.owner = ctx.db.UserName(st.st_uid);
-  e.group = ctx.db.GroupName(st.st_gid);
-  if (S_ISLNK(st.st_mode)) {
-    char target[PATH_MAX];
-    ssize_t n = readlinkat(dirfd, rel, target, sizeof target);
-    if (n >= 0) e.symlink_target = std::string(target, static_cast<size_t>(n));
-  }
-  return e;
+  return StatEntryAt(ctx.db, dirfd, rel, path);
 }
 
 Result<EntryInfo> StatPath(const Ctx& ctx, const std::string& path) {
@@ -81,16 +72,7 @@ Result<void> ListInto(const Ctx& ctx, int dirfd, const std::string& dir_path, ui
 Result<Json> ListDir(const Ctx& ctx, const Json& body) {
   ASSIGN_OR_RETURN(auto req, protocol::ParseListDirRequest(body));
   const std::string path = ResolveUserPath(ctx.user, req.path);
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) {
-      return MakeError(ErrorCode::kNotFound, "directory '" + path + "' not found");
-    }
-    return SysError("stat " + path);
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    return MakeError(ErrorCode::kInvalidArgument, "path '" + path + "' is not a directory");
-  }
+  RETURN_IF_ERROR(CheckDirectory(path));
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return SysError("open directory " + path);
   Json entries = Json::array();
@@ -180,6 +162,37 @@ Result<Json> Remove(const Ctx& ctx, const Json& body) {
 }
 
 }  // namespace
+
+Result<EntryInfo> StatEntryAt(const UserDb& db, int dirfd, const char* rel,
+                              const std::string& path) {
+  struct stat st {};
+  if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0) return SysError("stat " + path);
+  EntryInfo e = protocol::EntryInfoFromStat(BaseName(path), path, st);
+  e.owner = db.UserName(st.st_uid);
+  e.group = db.GroupName(st.st_gid);
+  if (S_ISLNK(st.st_mode)) {
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(dirfd, rel, target, sizeof target);
+    if (n >= 0) e.symlink_target = std::string(target, static_cast<size_t>(n));
+  } else {
+    e.metadata = ReadMetadata(path);
+  }
+  return e;
+}
+
+Result<void> CheckDirectory(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return MakeError(ErrorCode::kNotFound, "directory '" + path + "' not found");
+    }
+    return SysError("stat " + path);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return MakeError(ErrorCode::kInvalidArgument, "path '" + path + "' is not a directory");
+  }
+  return Ok();
+}
 
 bool IsFilesystemMethod(std::string_view m) {
   return m == "Stat" || m == "ListDir" || m == "MakeDir" || m == "Move" || m == "Remove";

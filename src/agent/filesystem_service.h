@@ -10,6 +10,7 @@
 
 #include "agent/users.h"
 #include "common/result.h"
+#include "protocol/fs_messages.h"
 #include "protocol/json_fields.h"
 
 namespace sbx::agent {
@@ -21,5 +22,15 @@ inline constexpr size_t kMaxListEntries = 200000;
 Result<protocol::Json> CallFilesystem(std::string_view method, const protocol::Json& body,
                                       const User& user);
 bool IsFilesystemMethod(std::string_view method);
+
+// ListDir's and WatchDir's check of their path (following symlinks): missing is kNotFound,
+// not a directory kInvalidArgument.
+Result<void> CheckDirectory(const std::string& path);
+
+// The EntryInfo of `rel` under dirfd (AT_FDCWD and an absolute path work), not following a
+// final symlink; `path` is the absolute path reported. Owner and group names come from db,
+// metadata from user.e2b.* xattrs. Runs with the caller's file-system identity.
+Result<protocol::EntryInfo> StatEntryAt(const UserDb& db, int dirfd, const char* rel,
+                                        const std::string& path);
 
 }  // namespace sbx::agent

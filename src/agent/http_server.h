@@ -1,7 +1,8 @@
 // HTTP/1.1 server for the agent, on an inherited listening socket: one thread per connection
 // (bounded), Beast parsing and serialisation over a poll-based blocking fd stream with idle
-// and I/O timeouts, keep-alive, chunked request bodies, streamed responses. The only file of
-// the agent that includes Beast.
+// and I/O timeouts, keep-alive, chunked request bodies, streamed responses. A CONNECT request
+// turns its connection into a port tunnel (port_tunnel.h). The only file of the agent that
+// includes Beast.
 //
 // Thread safety: Serve runs the accept loop on the calling thread; connection threads share
 // only the Router, which is thread-safe.

@@ -181,28 +181,39 @@ void Relay(int a, int b, std::string_view a_to_b_pending) {
   if (!SendAll(b, a_to_b_pending)) return;
   Pipe up{a, b};
   Pipe down{b, a};
+  // POLLHUP seen: the peer closed both ways (a half-close is not a hang-up), or was reset.
+  bool hup_a = false, hup_b = false;
   while (!(up.done && down.done)) {
+    // A hung-up side whose bytes have all been passed on can take nothing more: when bytes
+    // may still be on their way to it, the tunnel is over (an idle server behind a client
+    // that left must not hold the thread).
+    if (hup_a && up.done && !down.done) return;
+    if (hup_b && down.done && !up.done) return;
     short ev_a = 0, ev_b = 0;
     if (up.WantsRead()) ev_a |= POLLIN;
     if (up.WantsWrite()) ev_b |= POLLOUT;
     if (down.WantsRead()) ev_b |= POLLIN;
     if (down.WantsWrite()) ev_a |= POLLOUT;
-    // A side with nothing to wait for is left out (fd -1): a hung-up socket would otherwise
-    // report POLLHUP on every call.
-    pollfd p[2] = {{ev_a ? a : -1, ev_a, 0}, {ev_b ? b : -1, ev_b, 0}};
-    if (ev_a == 0 && ev_b == 0) return;  // cannot happen while a direction is open
+    // A side is polled even with no events until it hangs up, so a hang-up is noticed; after
+    // that only for what it is wanted for (its POLLHUP would otherwise return at once, always).
+    const bool poll_a = ev_a != 0 || !hup_a;
+    const bool poll_b = ev_b != 0 || !hup_b;
+    if (!poll_a && !poll_b) return;
+    pollfd p[2] = {{poll_a ? a : -1, ev_a, 0}, {poll_b ? b : -1, ev_b, 0}};
     int r = poll(p, 2, -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       return;
     }
     const short ra = p[0].revents, rb = p[1].revents;
-    if ((ra | rb) & POLLNVAL) return;
-    // Errors and hang-ups are read out by recv/send below (which then fail or see EOF).
-    if (ra & (POLLIN | POLLHUP | POLLERR) && up.WantsRead() && !up.Fill()) return;
-    if (rb & (POLLIN | POLLHUP | POLLERR) && down.WantsRead() && !down.Fill()) return;
-    if (rb & (POLLOUT | POLLHUP | POLLERR) && up.WantsWrite() && !up.Drain()) return;
-    if (ra & (POLLOUT | POLLHUP | POLLERR) && down.WantsWrite() && !down.Drain()) return;
+    if ((ra | rb) & (POLLNVAL | POLLERR)) return;  // reset or broken: nothing more can pass
+    hup_a |= (ra & POLLHUP) != 0;
+    hup_b |= (rb & POLLHUP) != 0;
+    // What is still readable from a hung-up side is read out (recv then sees end-of-file).
+    if (ra & (POLLIN | POLLHUP) && up.WantsRead() && !up.Fill()) return;
+    if (rb & (POLLIN | POLLHUP) && down.WantsRead() && !down.Fill()) return;
+    if (rb & (POLLOUT | POLLHUP) && up.WantsWrite() && !up.Drain()) return;
+    if (ra & (POLLOUT | POLLHUP) && down.WantsWrite() && !down.Drain()) return;
     up.MaybeFinish();
     down.MaybeFinish();
   }

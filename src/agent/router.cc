@@ -66,6 +66,17 @@ void Router::RouteInner(const HttpRequest& req, BodyReader& body, ResponseWriter
     (void)w.Send(204, {}, "");
     return;
   }
+  if (path == "/envs") {
+    // envd's GET /envs: the sandbox-wide environment every process starts with.
+    if (req.method != "GET") {
+      (void)SendJsonError(w, 405, "method not allowed");
+      return;
+    }
+    protocol::Json envs = protocol::Json::object();
+    for (const auto& [k, v] : config_.sandbox_env) envs[k] = v;  // later entries win
+    (void)w.Send(200, {{"Content-Type", "application/json"}}, protocol::DumpJson(envs));
+    return;
+  }
   if (path == "/files") {
     auto user = ResolveUser(req.Query("username"));
     if (!user.ok()) {
@@ -87,14 +98,17 @@ void Router::RouteInner(const HttpRequest& req, BodyReader& body, ResponseWriter
   }
   const std::string_view method =
       std::string_view(path).substr(is_process ? kProcess.size() : kFs.size());
-  if ((is_process && !IsProcessMethod(method)) || (is_fs && !IsFilesystemMethod(method))) {
+  const bool is_watch = is_fs && (method == "WatchDir" || IsWatcherMethod(method));
+  if ((is_process && !IsProcessMethod(method)) ||
+      (is_fs && !is_watch && !IsFilesystemMethod(method))) {
     return SendUnimplemented(w, path);
   }
   if (req.method != "POST") {
     (void)SendJsonError(w, 405, "Connect RPCs use POST");
     return;
   }
-  const bool streaming = is_process && ProcessService::IsStreaming(method);
+  const bool streaming =
+      (is_process && ProcessService::IsStreaming(method)) || (is_fs && method == "WatchDir");
   auto name = BasicAuthUser(req.Header("authorization"));
   Result<User> user = name.ok() ? ResolveUser(name.value()) : Result<User>(name.error());
   if (!user.ok()) {
@@ -107,10 +121,12 @@ void Router::RouteInner(const HttpRequest& req, BodyReader& body, ResponseWriter
     return;
   }
   if (is_process) return processes_.Handle(method, req, body, w, user.value());
+  if (method == "WatchDir") return ServeWatchDir(req, body, w, user.value());
   auto parsed = ReadUnaryRequest(req, body);
   Result<protocol::Json> result =
-      parsed.ok() ? CallFilesystem(method, parsed.value(), user.value())
-                  : Result<protocol::Json>(parsed.error());
+      !parsed.ok()      ? Result<protocol::Json>(parsed.error())
+      : is_watch        ? watchers_.Call(method, parsed.value(), user.value())
+                        : CallFilesystem(method, parsed.value(), user.value());
   if (result.ok()) {
     (void)SendUnary(w, result.value());
   } else {

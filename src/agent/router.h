@@ -10,6 +10,7 @@
 #include "agent/http_types.h"
 #include "agent/process_service.h"
 #include "agent/process_table.h"
+#include "agent/watch_service.h"
 
 namespace sbx::agent {
 
@@ -25,6 +26,7 @@ class Router {
 
   const AgentConfig& config_;
   ProcessService processes_;
+  WatcherRegistry watchers_;
 };
 
 // The username of an "Authorization: Basic base64(user:pass)" header ("" when absent).

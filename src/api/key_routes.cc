@@ -81,7 +81,11 @@ Response KeyRoutes::Create(const Request& req) {
   if (!name.ok()) return ErrorResponse(name.error());
   auto ttl = IntField(*body, "ttl_days", auth::kDefaultKeyTtlDays);
   if (!ttl.ok()) return ErrorResponse(ttl.error());
-  auto created = keys_->Create(*tenant, *name, *ttl);
+  auto format_name = StringField(*body, "format", false);
+  if (!format_name.ok()) return ErrorResponse(format_name.error());
+  auto format = auth::ParseKeyFormat(format_name->empty() ? "sbx" : *format_name);
+  if (!format.ok()) return ErrorResponse(format.error());
+  auto created = keys_->Create(*tenant, *name, *ttl, *format);
   if (!created.ok()) return ErrorResponse(created.error());
   log::Info("auth.key_created", {{"key_id", created->info.id}, {"tenant", created->info.tenant},
                                  {"request_id", req.request_id}});

@@ -48,10 +48,25 @@ Result<std::string> RandomBase62(size_t n) {
   return out;
 }
 
+bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+bool HasForm(std::string_view k, std::string_view prefix, size_t chars, bool (*valid)(char)) {
+  return k.size() == prefix.size() + chars && k.substr(0, prefix.size()) == prefix &&
+         std::all_of(k.begin() + static_cast<long>(prefix.size()), k.end(), valid);
+}
+
 bool LooksLikeKey(std::string_view k) {
-  if (k.size() != kKeyPrefix.size() + kKeyRandomChars) return false;
-  if (k.substr(0, kKeyPrefix.size()) != kKeyPrefix) return false;
-  return std::all_of(k.begin() + static_cast<long>(kKeyPrefix.size()), k.end(), IsBase62);
+  return HasForm(k, kKeyPrefix, kKeyRandomChars, IsBase62) ||
+         HasForm(k, kE2BKeyPrefix, kE2BKeyHexChars, IsLowerHex);
+}
+
+// The random part of a new key and its prefix.
+Result<std::string> NewKeyText(KeyFormat format) {
+  if (format == KeyFormat::kE2B) return std::string(kE2BKeyPrefix) + RandomHex(kE2BKeyHexChars / 2);
+  ASSIGN_OR_RETURN(std::string random, RandomBase62(kKeyRandomChars));
+  std::string key = std::string(kKeyPrefix) + random;
+  OPENSSL_cleanse(random.data(), random.size());
+  return key;
 }
 
 KeyInfo ToInfo(const store::ApiKeyRecord& r) {
@@ -84,6 +99,15 @@ Result<void> ValidateTtl(int ttl_days) {
 }
 
 }  // namespace
+
+Result<KeyFormat> ParseKeyFormat(std::string_view s) {
+  if (s == "sbx") return KeyFormat::kSandboxd;
+  if (s == "e2b") return KeyFormat::kE2B;
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "key format '" + std::string(s.substr(0, 40)) +
+                       "': must be 'sbx' (sbx_ + 40 letters and digits) or 'e2b' (e2b_ + 40 hex "
+                       "digits, the form E2B's SDKs accept)");
+}
 
 std::string KeyInfo::Status(int64_t now_ms) const {
   if (revoked_at_ms != 0) return "revoked";
@@ -125,16 +149,14 @@ KeyManager::KeyManager(store::Store* store, Clock clock) : repo_(store), clock_(
 int64_t KeyManager::Now() const { return clock_ ? clock_() : NowUnixMs(); }
 
 Result<CreatedKey> KeyManager::Issue(const std::string& tenant, const std::string& name,
-                                     int ttl_days, const std::string& rotated_from, int64_t now_ms,
+                                     int ttl_days, KeyFormat format,
+                                     const std::string& rotated_from, int64_t now_ms,
                                      store::ApiKeyRecord* record) {
   RETURN_IF_ERROR(ValidateTenant(tenant));
   RETURN_IF_ERROR(ValidateName(name));
   RETURN_IF_ERROR(ValidateTtl(ttl_days));
-  std::string random;
-  ASSIGN_OR_RETURN(random, RandomBase62(kKeyRandomChars));
   CreatedKey out;
-  out.plaintext = std::string(kKeyPrefix) + random;
-  OPENSSL_cleanse(random.data(), random.size());
+  ASSIGN_OR_RETURN(out.plaintext, NewKeyText(format));
   store::ApiKeyRecord& r = *record;
   r.id = "key_" + RandomHex(6);
   r.tenant = tenant;
@@ -149,12 +171,12 @@ Result<CreatedKey> KeyManager::Issue(const std::string& tenant, const std::strin
 }
 
 Result<CreatedKey> KeyManager::Create(const std::string& tenant, const std::string& name,
-                                      int ttl_days) {
+                                      int ttl_days, KeyFormat format) {
   int64_t now = Now();
   for (int attempt = 1;; ++attempt) {
     store::ApiKeyRecord r;
     CreatedKey key;
-    ASSIGN_OR_RETURN(key, Issue(tenant, name, ttl_days, "", now, &r));
+    ASSIGN_OR_RETURN(key, Issue(tenant, name, ttl_days, format, "", now, &r));
     auto ins = repo_.Insert(r);
     if (ins.ok()) {
       log::Info("api_key_created", {{"key_id", r.id},
@@ -174,7 +196,9 @@ Result<Principal> KeyManager::Authenticate(std::string_view presented, int64_t n
     return Unauthenticated(
         "no API key given: send it in the X-API-Key header or as 'Authorization: Bearer <key>'");
   if (!LooksLikeKey(presented))
-    return Unauthenticated("malformed API key: expected 'sbx_' followed by 40 letters and digits");
+    return Unauthenticated(
+        "malformed API key: expected 'sbx_' followed by 40 letters and digits, or 'e2b_' "
+        "followed by 40 lowercase hex digits");
   std::string hash = HashKey(presented);
   std::optional<store::ApiKeyRecord> found;
   ASSIGN_OR_RETURN(found, repo_.FindByHash(hash));
@@ -239,10 +263,13 @@ Result<CreatedKey> KeyManager::Rotate(const std::string& id, int overlap_hours, 
   int64_t old_expiry =
       old->expires_at_ms == 0 ? std::numeric_limits<int64_t>::max() : old->expires_at_ms;
   old_expiry = std::min(old_expiry, now + overlap_hours * kMsPerHour);
+  // The stored display prefix tells the old key's form; its successor keeps it.
+  const KeyFormat format = old->prefix.rfind(kE2BKeyPrefix, 0) == 0 ? KeyFormat::kE2B
+                                                                     : KeyFormat::kSandboxd;
   for (int attempt = 1;; ++attempt) {
     store::ApiKeyRecord r;
     CreatedKey key;
-    ASSIGN_OR_RETURN(key, Issue(old->tenant, old->name, ttl_days, id, now, &r));
+    ASSIGN_OR_RETURN(key, Issue(old->tenant, old->name, ttl_days, format, id, now, &r));
     auto ins = repo_.InsertRotation(r, id, old_expiry);
     if (ins.ok()) {
       log::Info("api_key_rotated", {{"key_id", r.id},

@@ -1,7 +1,8 @@
 // KeyManager: API keys and tenants. Creates keys (shown once), authenticates presented keys,
 // revokes, rotates with an overlap window, lists without secrets. Keys are `sbx_` + 40 base62
-// characters (about 238 random bits) from the OpenSSL CSPRNG; only their sha256 is stored
-// (store::KeyRepo). Docs: docs/auth.md.
+// characters (about 238 random bits) from the OpenSSL CSPRNG, or in E2B's spelling `e2b_` + 40
+// lowercase hex digits (160 bits; E2B's Python SDK refuses any other form); only their sha256
+// is stored (store::KeyRepo). Docs: docs/auth.md.
 //
 // Nothing here logs or returns a key's plaintext except CreatedKey::plaintext of Create and
 // Rotate, and no error message repeats any part of a presented key.
@@ -30,6 +31,13 @@ inline constexpr int kDefaultKeyTtlDays = 90;  // the guide's rotation period
 inline constexpr int kDefaultRotationOverlapHours = 24;
 inline constexpr std::string_view kKeyPrefix = "sbx_";
 inline constexpr size_t kKeyRandomChars = 40;
+inline constexpr std::string_view kE2BKeyPrefix = "e2b_";
+inline constexpr size_t kE2BKeyHexChars = 40;
+
+// How a new key is spelled: sandboxd's own form, or E2B's (for E2B's SDKs, which check it).
+enum class KeyFormat { kSandboxd, kE2B };
+// "sbx" or "e2b"; kInvalidArgument naming the field otherwise.
+Result<KeyFormat> ParseKeyFormat(std::string_view s);
 
 // A key as shown to people and the API: never the hash, never the plaintext.
 struct KeyInfo {
@@ -70,7 +78,8 @@ class KeyManager {
   // A new key for `tenant` named `name` (free text, at most 128 bytes, no control characters),
   // expiring after ttl_days (1..3650).
   Result<CreatedKey> Create(const std::string& tenant, const std::string& name,
-                            int ttl_days = kDefaultKeyTtlDays);
+                            int ttl_days = kDefaultKeyTtlDays,
+                            KeyFormat format = KeyFormat::kSandboxd);
 
   // The principal of a presented key, or kUnauthenticated with a message that says which:
   // no key given, malformed, unknown, revoked (with when), expired (with when, and how to get a
@@ -80,7 +89,7 @@ class KeyManager {
   // Idempotent (a second revoke keeps the first time); kNotFound for an unknown id.
   Result<void> Revoke(const std::string& id);
 
-  // A new key for the same tenant and name (rotated_from = id), valid for ttl_days; the old key
+  // A new key for the same tenant, name and format (rotated_from = id), valid for ttl_days; the old key
   // keeps working until min(its expiry, now + overlap_hours) (0..720). kFailedPrecondition for a
   // revoked key. An expired key may be rotated (it stays expired).
   Result<CreatedKey> Rotate(const std::string& id, int overlap_hours = kDefaultRotationOverlapHours,
@@ -94,7 +103,7 @@ class KeyManager {
  private:
   int64_t Now() const;
   Result<CreatedKey> Issue(const std::string& tenant, const std::string& name, int ttl_days,
-                           const std::string& rotated_from, int64_t now_ms,
+                           KeyFormat format, const std::string& rotated_from, int64_t now_ms,
                            store::ApiKeyRecord* record);
   void NoteUse(const std::string& id, int64_t now_ms);
 

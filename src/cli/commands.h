@@ -202,6 +202,7 @@ struct KeysArgs {
   std::string tenant;
   std::string name;
   std::optional<int> ttl_days;
+  std::string format;  // create: sbx or e2b
   std::optional<int> overlap_hours;
 };
 CLI::App* AddKeysCommand(CLI::App& app, KeysArgs& args);

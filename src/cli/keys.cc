@@ -1,5 +1,5 @@
-// keys: `sbx keys create --tenant T [--name N] [--ttl-days D] | list [--tenant T] | revoke ID |
-// rotate ID [--overlap-hours H] [--ttl-days D]` over /v1/keys (docs/auth.md). Served on the
+// keys: `sbx keys create --tenant T [--name N] [--ttl-days D] [--format sbx|e2b] |
+// list [--tenant T] | revoke ID | rotate ID [--overlap-hours H] [--ttl-days D]` over /v1/keys (docs/auth.md). Served on the
 // daemon's unix socket only (the administrator's). create and rotate print the plaintext key,
 // once, as "key": it cannot be shown again.
 #include "cli/commands.h"
@@ -14,6 +14,9 @@ CLI::App* AddKeysCommand(CLI::App& app, KeysArgs& args) {
   create->add_option("--tenant", args.tenant, "Tenant: [a-z0-9_-]{1,64}")->required();
   create->add_option("--name", args.name, "A name for people: 'ci', 'alice laptop'");
   create->add_option("--ttl-days", args.ttl_days, "Days until it expires (1..3650, default 90)");
+  create->add_option("--format", args.format,
+                     "sbx (default: sbx_ + 40 letters and digits) or e2b (e2b_ + 40 hex digits, "
+                     "the form E2B's Python SDK requires)");
   create->callback([&args] { args.action = "create"; });
   CLI::App* list = sub->add_subcommand("list", "List keys (never their secrets)");
   list->add_option("--tenant", args.tenant, "Only this tenant's keys");
@@ -41,6 +44,7 @@ Outcome RunKeys(Client& client, const KeysArgs& args) {
     nlohmann::json body{{"tenant", args.tenant}};
     if (!args.name.empty()) body["name"] = args.name;
     if (args.ttl_days) body["ttl_days"] = *args.ttl_days;
+    if (!args.format.empty()) body["format"] = args.format;
     r = client.CallJson("POST", "/v1/keys", body, kDefaultTimeoutS);
   } else if (args.action == "list") {
     std::string target = "/v1/keys";

@@ -176,6 +176,7 @@ Json EntryInfoJson(const EntryInfo& e) {
   j["group"] = e.group;
   j["modifiedTime"] = Rfc3339Nanos(e.mtime_sec, e.mtime_nsec);
   if (e.symlink_target) j["symlinkTarget"] = *e.symlink_target;
+  if (!e.metadata.empty()) j["metadata"] = e.metadata;
   return j;
 }
 
@@ -189,6 +190,36 @@ Result<std::string> ParsePathRequest(const Json& body) {
   ASSIGN_OR_RETURN(auto path, OptString(body, "path"));
   if (!path || path->empty()) return MakeError(ErrorCode::kInvalidArgument, "path is required");
   return std::move(*path);
+}
+
+Result<WatchRequest> ParseWatchRequest(const Json& body) {
+  WatchRequest req;
+  ASSIGN_OR_RETURN(req.path, ParsePathRequest(body));
+  ASSIGN_OR_RETURN(auto recursive, OptBool(body, "recursive"));
+  ASSIGN_OR_RETURN(auto include_entry, OptBool(body, "includeEntry", "include_entry"));
+  ASSIGN_OR_RETURN(auto network, OptBool(body, "allowNetworkMounts", "allow_network_mounts"));
+  req.recursive = recursive.value_or(false);
+  req.include_entry = include_entry.value_or(false);
+  req.allow_network_mounts = network.value_or(false);
+  return req;
+}
+
+const char* EventTypeName(EventType type) {
+  switch (type) {
+    case EventType::kCreate: return "EVENT_TYPE_CREATE";
+    case EventType::kWrite: return "EVENT_TYPE_WRITE";
+    case EventType::kRemove: return "EVENT_TYPE_REMOVE";
+    case EventType::kRename: return "EVENT_TYPE_RENAME";
+    case EventType::kChmod: return "EVENT_TYPE_CHMOD";
+    case EventType::kUnspecified: break;
+  }
+  return "EVENT_TYPE_UNSPECIFIED";
+}
+
+Json FilesystemEventJson(const FilesystemEvent& event) {
+  Json j = {{"name", event.name}, {"type", EventTypeName(event.type)}};
+  if (event.entry) j["entry"] = EntryInfoJson(*event.entry);
+  return j;
 }
 
 Result<ListDirRequest> ParseListDirRequest(const Json& body) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,7 @@ struct EntryInfo {
   int64_t mtime_sec = 0;
   int64_t mtime_nsec = 0;
   std::optional<std::string> symlink_target;
+  std::map<std::string, std::string> metadata;  // envd >= 0.6.2: user.e2b.* xattrs
 };
 
 // Fills everything but owner/group names from an lstat result.
@@ -63,6 +65,27 @@ struct MoveRequest {
   std::string source;
   std::string destination;
 };
+// WatchDir and CreateWatcher: {path, recursive, includeEntry, allowNetworkMounts}.
+struct WatchRequest {
+  std::string path;
+  bool recursive = false;
+  bool include_entry = false;
+  bool allow_network_mounts = false;
+};
+Result<WatchRequest> ParseWatchRequest(const Json& body);
+
+enum class EventType { kUnspecified = 0, kCreate = 1, kWrite = 2, kRemove = 3, kRename = 4,
+                       kChmod = 5 };
+const char* EventTypeName(EventType type);  // "EVENT_TYPE_CREATE", ...
+
+struct FilesystemEvent {
+  std::string name;  // relative to the watched directory
+  EventType type = EventType::kUnspecified;
+  std::optional<EntryInfo> entry;
+};
+// {"name","type","entry"?}
+Json FilesystemEventJson(const FilesystemEvent& event);
+
 // Stat, MakeDir and Remove carry only {"path"}; the path must be non-empty.
 Result<std::string> ParsePathRequest(const Json& body);
 Result<ListDirRequest> ParseListDirRequest(const Json& body);

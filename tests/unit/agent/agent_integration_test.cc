@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "protocol/gzip.h"
-#include "agent_test_util.h"
+#include "agent_fixture.h"
 #include "agentclient/agent_client.h"
 #include "common/util.h"
 #include "protocol/base64.h"
@@ -31,20 +31,12 @@ using agentclient::ProcessEnd;
 using agentclient::RunCallbacks;
 using agentclient::StartOptions;
 using nlohmann::json;
-using testing::AgentProcess;
 using testing::Frames;
 using testing::RawHttp;
 using testing::StreamRequest;
 
-class AgentTest : public ::testing::Test {
+class AgentTest : public testing::AgentFixture {
  protected:
-  void SetUp() override {
-    client_ = std::make_unique<AgentClient>(agent_.socket_path(), 10000);
-    for (int i = 0; i < 100 && !client_->Health().ok(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_TRUE(client_->Health().ok());
-  }
   StartOptions Opts(std::vector<std::string> argv) {
     StartOptions o;
     o.argv = std::move(argv);
@@ -62,9 +54,6 @@ class AgentTest : public ::testing::Test {
     cb.on_stderr = [o](std::string_view d) { o->err.append(d); };
     return cb;
   }
-
-  AgentProcess agent_;
-  std::unique_ptr<AgentClient> client_;
 };
 
 TEST_F(AgentTest, EchoHi) {
@@ -492,6 +481,7 @@ TEST_F(AgentTest, HostileInputGetsCleanErrors) {
   EXPECT_FALSE(unimpl.ok());
   EXPECT_TRUE(client_->Health().ok());  // still alive
 }
+
 
 }  // namespace
 }  // namespace sbx::agent

@@ -2,6 +2,7 @@
 #include "agent_test_util.h"
 
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "common/util.h"
+#include "protocol/base64.h"
 
 namespace sbx::agent::testing {
 
@@ -94,6 +96,11 @@ RawResponse RawHttp(const std::string& socket_path, const std::string& request) 
     all.append(buf, static_cast<size_t>(n));
   }
   close(fd);
+  return ParseResponse(all);
+}
+
+RawResponse ParseResponse(const std::string& all) {
+  RawResponse r;
   size_t hdr_end = all.find("\r\n\r\n");
   if (hdr_end == std::string::npos || all.size() < 12) return r;
   r.status = std::atoi(all.substr(9, 3).c_str());
@@ -106,9 +113,9 @@ RawResponse RawHttp(const std::string& socket_path, const std::string& request) 
 }
 
 std::string StreamRequest(const std::string& method, const std::string& json,
-                          const std::string& extra_headers) {
+                          const std::string& extra_headers, const std::string& service) {
   std::string body = protocol::EncodeData(json);
-  return "POST /process.Process/" + method + " HTTP/1.1\r\nHost: x\r\n"
+  return "POST /" + service + "/" + method + " HTTP/1.1\r\nHost: x\r\n"
          "Content-Type: application/connect+json\r\nConnection: close\r\n" + extra_headers +
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
@@ -118,6 +125,70 @@ std::vector<protocol::Envelope> Frames(const std::string& body) {
   std::vector<protocol::Envelope> frames;
   (void)d.Feed(body, &frames);
   return frames;
+}
+
+StreamConnection::StreamConnection(const std::string& socket_path, const std::string& request) {
+  fd_ = ConnectUnix(socket_path);
+  if (fd_ >= 0) (void)!send(fd_, request.data(), request.size(), MSG_NOSIGNAL);
+}
+
+StreamConnection::~StreamConnection() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool StreamConnection::ReadSome() {
+  pollfd p{fd_, POLLIN, 0};
+  if (poll(&p, 1, 100) <= 0) return true;
+  char buf[65536];
+  ssize_t n = read(fd_, buf, sizeof buf);
+  if (n <= 0) return false;
+  raw_.append(buf, static_cast<size_t>(n));
+  return true;
+}
+
+bool StreamConnection::WaitFor(const std::string& needle) {
+  return WaitUntil([&](const std::vector<nlohmann::json>&) {
+    return raw_.find(needle) != std::string::npos;
+  });
+}
+
+bool StreamConnection::WaitUntil(
+    const std::function<bool(const std::vector<nlohmann::json>&)>& pred) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!pred(FramesSoFar())) {
+    if (std::chrono::steady_clock::now() >= end || !ReadSome()) return pred(FramesSoFar());
+  }
+  return true;
+}
+
+std::vector<nlohmann::json> StreamConnection::FramesSoFar() const {
+  std::vector<nlohmann::json> out;
+  const size_t hdr_end = raw_.find("\r\n\r\n");
+  if (hdr_end == std::string::npos) return out;
+  for (const auto& f : Frames(Dechunk(raw_.substr(hdr_end + 4)))) {
+    out.push_back(nlohmann::json::parse(f.payload, nullptr, false));
+    if (f.end_stream()) out.back()["__end"] = true;
+  }
+  return out;
+}
+
+std::vector<nlohmann::json> StreamConnection::Finish() {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < end && ReadSome()) {
+  }
+  return FramesSoFar();
+}
+
+std::string ProcessOutput(const std::vector<nlohmann::json>& frames, const std::string& kind) {
+  std::string out;
+  for (const auto& f : frames) {
+    if (!f.is_object() || !f.contains("event") || !f["event"].contains("data")) continue;
+    const auto& d = f["event"]["data"];
+    if (!d.contains(kind)) continue;
+    auto bytes = protocol::Base64Decode(d[kind].get<std::string>());
+    if (bytes.ok()) out += bytes.value();
+  }
+  return out;
 }
 
 std::vector<pid_t> SessionMembers(pid_t sid) {

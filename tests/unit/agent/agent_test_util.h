@@ -4,8 +4,11 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "protocol/envelope.h"
 
@@ -36,9 +39,36 @@ struct RawResponse {
 int ConnectUnix(const std::string& path);
 // Sends `request` (must carry Connection: close) and reads the whole response.
 RawResponse RawHttp(const std::string& socket_path, const std::string& request);
+// Parses a whole raw response (status, header block, de-chunked body).
+RawResponse ParseResponse(const std::string& all);
 // A Connect streaming request (one envelope) for /process.Process/<method>.
 std::string StreamRequest(const std::string& method, const std::string& json,
-                          const std::string& extra_headers = "");
+                          const std::string& extra_headers = "",
+                          const std::string& service = "process.Process");
+
+// A streaming request on its own connection, read as it arrives.
+class StreamConnection {
+ public:
+  StreamConnection(const std::string& socket_path, const std::string& request);
+  ~StreamConnection();
+  // Reads until `needle` appears in the raw bytes (at most 5 s).
+  bool WaitFor(const std::string& needle);
+  // Reads until pred(frames so far, as JSON) holds (at most 5 s).
+  bool WaitUntil(const std::function<bool(const std::vector<nlohmann::json>&)>& pred);
+  // Reads to end-of-file (at most 10 s) and returns every frame's JSON; an end-of-stream
+  // frame gets "__end": true added.
+  std::vector<nlohmann::json> Finish();
+  // The frames received so far.
+  std::vector<nlohmann::json> FramesSoFar() const;
+
+ private:
+  bool ReadSome();
+  int fd_ = -1;
+  std::string raw_;
+};
+
+// The decoded data.<kind> bytes ("stdout", "stderr", "pty") of process event frames.
+std::string ProcessOutput(const std::vector<nlohmann::json>& frames, const std::string& kind);
 // Parses envelopes from a de-chunked body.
 std::vector<protocol::Envelope> Frames(const std::string& body);
 // Session ids: pids of live processes whose session id is sid.

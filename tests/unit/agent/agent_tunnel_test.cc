@@ -2,6 +2,7 @@
 // namespace) reached through agentclient::OpenPortTunnel and raw CONNECT requests, against
 // TCP servers the test runs on 127.0.0.1. Also ParseConnectTarget's rules.
 #include <gtest/gtest.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -12,13 +13,12 @@
 #include <thread>
 
 #include "agent/port_tunnel.h"
-#include "agent_test_util.h"
+#include "agent_fixture.h"
 #include "agentclient/agent_client.h"
 
 namespace sbx::agent {
 namespace {
 
-using testing::AgentProcess;
 using testing::RawHttp;
 
 TEST(ConnectTargetTest, OnlyLoopbackAndValidPorts) {
@@ -115,17 +115,7 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
-class TunnelTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    agentclient::AgentClient client(agent_.socket_path(), 10000);
-    for (int i = 0; i < 100 && !client.Health().ok(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_TRUE(client.Health().ok());
-  }
-  AgentProcess agent_;
-};
+class TunnelTest : public testing::AgentFixture {};
 
 TEST_F(TunnelTest, EchoWithHalfCloseCarriesMegabytesBothWays) {
   TcpServer server(Echo);
@@ -214,6 +204,75 @@ TEST_F(TunnelTest, ClientGoingAwayEndsTheTunnelAndTheAgentServesOn) {
   EXPECT_TRUE(saw_eof);
   agentclient::AgentClient client(agent_.socket_path(), 5000);
   EXPECT_TRUE(client.Health().ok());
+}
+
+
+int ThreadCount(pid_t pid) {
+  int n = 0;
+  DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
+  if (d == nullptr) return -1;
+  while (dirent* de = readdir(d)) n += de->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+// A client that leaves a tunnel to a server that neither sends nor closes (an idle WebSocket)
+// must not hold the agent's thread: the tunnel ends when the client's side hangs up.
+TEST_F(TunnelTest, IdleServerDoesNotHoldTheThreadAfterTheClientLeaves) {
+  std::atomic<bool> release{false};
+  TcpServer server([&](int) {
+    for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  });
+  const int before = ThreadCount(agent_.pid());
+  {
+    auto tunnel = agentclient::OpenPortTunnel(agent_.socket_path(), server.port(), 5000);
+    ASSERT_TRUE(tunnel.ok());
+    EXPECT_EQ(ThreadCount(agent_.pid()), before + 1);
+  }  // closed
+  int after = -1;
+  for (int i = 0; i < 200 && (after = ThreadCount(agent_.pid())) != before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(after, before);
+  release = true;
+}
+
+
+TEST_F(TunnelTest, AtMostkMaxTunnelsAtOnce) {
+  // A listener that never accepts: connections wait in its backlog, which is enough for the
+  // agent's connect to succeed.
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(lfd, 1024), 0);
+  ASSERT_EQ(getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const int port = ntohs(a.sin_port);
+  std::vector<UniqueFd> open;
+  for (int i = 0; i < kMaxTunnels; ++i) {
+    auto t = agentclient::OpenPortTunnel(agent_.socket_path(), port, 5000);
+    ASSERT_TRUE(t.ok()) << i << ": " << t.error().ToString();
+    open.push_back(std::move(t).value());
+  }
+  auto over = agentclient::OpenPortTunnel(agent_.socket_path(), port, 5000);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(over.error().message.find("too many port tunnels"), std::string::npos)
+      << over.error().message;
+  // Other requests are still served, and a closed tunnel frees its slot.
+  agentclient::AgentClient client(agent_.socket_path(), 5000);
+  EXPECT_TRUE(client.Health().ok());
+  open.pop_back();
+  bool reopened = false;
+  for (int i = 0; i < 100 && !reopened; ++i) {
+    reopened = agentclient::OpenPortTunnel(agent_.socket_path(), port, 5000).ok();
+    if (!reopened) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(reopened);
+  open.clear();
+  close(lfd);
 }
 
 }  // namespace

@@ -83,6 +83,28 @@ TEST_F(KeyManagerTest, CreateThenAuthenticate) {
   EXPECT_EQ(info->last_used_at_ms, kT0 + 1000);
 }
 
+TEST_F(KeyManagerTest, E2BFormatKeysAuthenticateAndKeepTheirFormWhenRotated) {
+  auto k = keys_->Create("acme", "sdk", 30, KeyFormat::kE2B);
+  ASSERT_TRUE(k.ok()) << k.error().ToString();
+  // E2B's Python SDK checks ^e2b_[0-9a-f]+$ before it sends a key.
+  ASSERT_EQ(k->plaintext.size(), 44u);
+  EXPECT_EQ(k->plaintext.rfind("e2b_", 0), 0u);
+  EXPECT_EQ(k->plaintext.find_first_not_of("0123456789abcdef", 4), std::string::npos);
+  auto p = keys_->Authenticate(k->plaintext, kT0 + 1);
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  EXPECT_EQ(p->tenant, "acme");
+  auto rotated = keys_->Rotate(k->info.id);
+  ASSERT_TRUE(rotated.ok());
+  EXPECT_EQ(rotated->plaintext.rfind("e2b_", 0), 0u);
+  // Upper-case hex or a short key is not a key of either form.
+  std::string upper = k->plaintext;
+  upper[10] = 'A';
+  ExpectUnauthenticated(keys_->Authenticate(upper, kT0 + 2), "malformed");
+  ExpectUnauthenticated(keys_->Authenticate("e2b_abc", kT0 + 2), "malformed");
+  EXPECT_FALSE(ParseKeyFormat("E2B").ok());
+  EXPECT_EQ(*ParseKeyFormat("sbx"), KeyFormat::kSandboxd);
+}
+
 TEST_F(KeyManagerTest, KeysAreRandomAndDistinct) {
   std::set<std::string> seen, ids;
   for (int i = 0; i < 50; ++i) {
