@@ -131,9 +131,10 @@ Result<UniqueFd> Gateway::Dial(const Target& target) const {
                          ": this sandboxd cannot open tunnels to sandbox ports yet");
   auto fd = dialer_(target.agent_socket, target.port, options_.tunnel_timeout_ms);
   if (!fd.ok())
-    return MakeError(ErrorCode::kUnavailable,
-                     "nothing answers on port " + std::to_string(target.port) +
-                         " in sandbox " + target.sandbox_id + ": " + fd.error().message);
+    // The agent's word: nothing listens there, or too many tunnels are open.
+    return MakeError(ErrorCode::kUnavailable, "sandbox " + target.sandbox_id + ", port " +
+                                                  std::to_string(target.port) + ": " +
+                                                  fd.error().message);
   return fd;
 }
 

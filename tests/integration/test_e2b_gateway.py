@@ -511,7 +511,8 @@ def test_http_server_inside_the_sandbox(gw, box):
         r = envd(gw, "GET", "/index.txt", headers={"Host": "8123-%s.sandbox.test" % sid})
         assert r.status == 200 and r.body == b"hello-port\n", r
         r = envd(gw, "GET", "/", sid, port=8124)
-        assert r.status == 502 and "8124" in r.json["message"], r
+        assert r.status == 502 and "port 8124" in r.json["message"], r
+        assert "nothing listens" in r.json["message"], r
         text = gw.api("GET", "/metrics").body.decode()
         assert re.search(r'sandboxd_gateway_requests_total\{kind="port",status="200"\} \d+', text)
     finally:
