@@ -78,3 +78,24 @@ add_subids() {
   done
 }
 add_subids
+
+# E2B's npm SDK for tests/e2b and bench/e2b_sdk.mjs, pinned by tests/e2b/package-lock.json.
+# The SDK needs Node >= 20.18.1 (its `engines`); Debian 12's nodejs is 18, so a machine
+# without a newer Node cannot run that suite: say so plainly rather than fail inside npm.
+node_ok() {
+  command -v node >/dev/null 2>&1 &&
+    node -e 'const [a,b,c]=process.versions.node.split(".").map(Number);
+             process.exit(a>20||(a===20&&(b>18||(b===18&&c>=1)))?0:1)'
+}
+if ! node_ok; then
+  echo "setup.sh: E2B's SDK needs Node.js >= 20.18.1; found $(node --version 2>/dev/null || echo none)." \
+       "Install a newer Node.js (e.g. NodeSource's nodejs 20 or 22) and run setup.sh again." >&2
+  exit 1
+fi
+e2b_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/e2b"
+# npm ci again only when the lock changed since the last install (its copy is the stamp).
+if ! cmp -s "$e2b_dir/package-lock.json" "$e2b_dir/node_modules/.sbx-installed-lock"; then
+  echo "setup.sh: npm ci in tests/e2b (E2B's SDK, pinned)"
+  (cd "$e2b_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$e2b_dir/package-lock.json" "$e2b_dir/node_modules/.sbx-installed-lock"
+fi
