@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/e2b_json.h"
 #include "auth/credentials.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -16,11 +17,6 @@ using nlohmann::json;
 // The rate-limit headers of the request being handled on this thread (see auth_gate.h).
 thread_local std::vector<std::pair<std::string, std::string>> t_rate_headers;
 
-// Paths of the E2B control plane (everything outside /v1 and /health) answer in E2B's shape.
-bool IsE2bPath(const std::vector<std::string>& parts) {
-  if (parts.empty()) return false;
-  return parts[0] != "v1" && parts[0] != "health";
-}
 
 Response Refusal(int status, const std::string& code, const std::string& message, bool e2b) {
   if (e2b) return JsonResponse(status, {{"code", status}, {"message", message}});
@@ -69,12 +65,12 @@ std::optional<Response> AuthGate::Check(Request& req) {
   // Incoming webhooks authenticate with their own signatures / tokens (src/events).
   if (req.method == "POST" && parts.size() >= 3 && parts[0] == "v1" && parts[1] == "hooks")
     return std::nullopt;
-  bool e2b = IsE2bPath(parts);
+  bool e2b_path = e2b::IsE2bPath(req.path);  // E2B's control plane: {"code", "message"}
 
   auto unauthenticated = [&](const std::string& message) {
     log::Info("auth.denied", {{"request_id", req.request_id}, {"method", req.method},
                               {"path", req.path}, {"status", 401}, {"error", message}});
-    Response r = Refusal(401, "unauthenticated", message, e2b);
+    Response r = Refusal(401, "unauthenticated", message, e2b_path);
     r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"sandboxd\""});
     return r;
   };
@@ -94,7 +90,7 @@ std::optional<Response> AuthGate::Check(Request& req) {
       return unauthenticated(principal.error().message);
     log::Error("auth.failed", {{"request_id", req.request_id},
                                {"error", principal.error().ToString()}});
-    return e2b ? Refusal(HttpStatus(principal.error().code), ErrorCodeName(principal.error().code),
+    return e2b_path ? Refusal(HttpStatus(principal.error().code), ErrorCodeName(principal.error().code),
                          principal.error().message, true)
                : ErrorResponse(principal.error());
   }
@@ -109,7 +105,7 @@ std::optional<Response> AuthGate::Check(Request& req) {
                                       {"key_id", principal->key_id},
                                       {"tenant", principal->tenant},
                                       {"retry_after_s", d.retry_after_seconds}});
-      Response r = Refusal(429, "resource_exhausted", message, e2b);
+      Response r = Refusal(429, "resource_exhausted", message, e2b_path);
       for (auto& h : auth::RateLimitHeaders(d)) r.headers.push_back(std::move(h));
       return r;
     }

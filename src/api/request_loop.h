@@ -41,6 +41,7 @@
 
 #include "api/byte_budget.h"
 #include "api/connection_pool.h"
+#include "api/e2b_json.h"
 #include "api/gateway.h"
 #include "api/http.h"
 #include "api/routes.h"
@@ -178,6 +179,9 @@ bool WriteStreamed(Stream& stream, const Request& req, const Response& resp) {
 template <typename Stream>
 bool Answer(Stream& stream, const ServerContext& ctx, const ConnectionInfo& conn,
             const Request& req, Response&& resp, bool keep_alive, int64_t t0) {
+  // E2B's control plane answers errors as {"code", "message"}, refusals of this loop and the
+  // gate included, and 204s without a body (e2b_json.h).
+  if (e2b::IsE2bPath(req.path)) e2b::ToE2bShape(resp);
   double ms = static_cast<double>(MonotonicNs() - t0) / 1e6;
   int status = resp.status;
   auto log_request = [&] {

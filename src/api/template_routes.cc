@@ -22,7 +22,8 @@ json DefinitionJson(const spec::Template& t) {
               {"packages", t.packages},     {"python_packages", t.python_packages},
               {"npm_packages", t.npm_packages}, {"startup", t.startup},
               {"features", t.features},     {"pids_max", t.pids_max},
-              {"disk_bytes", t.disk_bytes}, {"inodes", t.inodes}};
+              {"disk_bytes", t.disk_bytes}, {"inodes", t.inodes},
+              {"aliases", t.aliases}};
 }
 
 json TemplateJson(const sandbox::TemplateView& v, bool detail) {

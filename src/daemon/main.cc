@@ -14,6 +14,7 @@
 
 #include "agentclient/agent_client.h"
 #include "api/auth_gate.h"
+#include "api/e2b_routes.h"
 #include "api/gateway.h"
 #include "auth/sandbox_tokens.h"
 #include "api/batch_file_routes.h"
@@ -449,6 +450,9 @@ int main(int argc, char** argv) {
   // ---- E2B gateway: envd and port traffic to sandboxes (api/gateway.h) ----
   auto sandbox_tokens = sbx::auth::SandboxTokens::Load(state_dir);
   if (!sandbox_tokens.ok()) return Fail(sandbox_tokens.error(), "e2b secret");
+  // E2B control plane: /sandboxes, /v2/sandboxes, /templates (api/e2b_routes.h).
+  router.AddGroup(sbx::api::MakeE2bRoutes(&manager, *sandbox_tokens,
+                                          {gateway_opts.domain, &create_gate}));
   sbx::api::Gateway gateway(&manager, std::move(*sandbox_tokens), gateway_opts);
   gateway.SetKeyCheck([&auth_gate](const std::string& key) { return auth_gate.AuthenticateKey(key); });
   gateway.SetObserver([metrics](const std::string& kind, int status, double seconds) {

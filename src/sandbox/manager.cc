@@ -300,14 +300,15 @@ Result<SandboxView> SandboxManager::CreateUnobserved(const spec::SandboxSpec& sp
   spec::SandboxSpec spec = spec_in;
   if (spec.template_name.empty()) spec.template_name = options_.default_template;
   const spec::TemplatesConfig& config = templates();  // one snapshot for the whole create
-  auto tpl_it = config.templates.find(spec.template_name);
-  if (tpl_it == config.templates.end()) {
+  const spec::Template* found = spec::FindTemplate(config, spec.template_name);  // or an alias
+  if (found == nullptr) {
     std::string names;
     for (const auto& [k, t] : config.templates) names += (names.empty() ? "" : ", ") + k;
     return MakeError(ErrorCode::kNotFound, "template '" + spec.template_name +
                                                "' does not exist (available: " + names + ")");
   }
-  const spec::Template& tpl = tpl_it->second;
+  const spec::Template& tpl = *found;
+  spec.template_name = tpl.key;  // the record names the template, never the alias
   if (spec.id.empty()) spec.id = "sbx_" + RandomHex(8);
   RETURN_IF_ERROR(spec::ValidateSandboxId(spec.id));
   RETURN_IF_ERROR(spec::ValidateEnv(spec.env, "env"));

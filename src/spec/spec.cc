@@ -97,7 +97,7 @@ Result<Template> ParseTemplate(const std::string& key, const json& t, const std:
   RETURN_IF_ERROR(CheckKeys(t,
                             {"name", "baseImage", "cpus", "memory", "timeout", "environment",
                              "packages", "pythonPackages", "npmPackages", "startup", "features",
-                             "pidsLimit", "disk", "inodes", "description"},
+                             "pidsLimit", "disk", "inodes", "description", "aliases"},
                             where));
   Template out;
   out.key = key;
@@ -140,6 +140,7 @@ Result<Template> ParseTemplate(const std::string& key, const json& t, const std:
   ASSIGN_OR_RETURN(out.npm_packages, GetStringList(t, "npmPackages", where));
   ASSIGN_OR_RETURN(out.startup, GetStringList(t, "startup", where));
   ASSIGN_OR_RETURN(out.features, GetStringList(t, "features", where));
+  ASSIGN_OR_RETURN(out.aliases, GetStringList(t, "aliases", where));
   return out;
 }
 
@@ -210,6 +211,42 @@ Result<void> ValidateEnv(const Env& env, std::string_view field) {
   return Ok();
 }
 
+namespace {
+
+// Aliases: names as template keys are, unique across templates, never another template's key.
+Result<void> CheckAliases(const TemplatesConfig& cfg, const std::string& src) {
+  std::map<std::string, std::string> owner;  // alias -> template key
+  for (const auto& [key, t] : cfg.templates) {
+    for (size_t i = 0; i < t.aliases.size(); ++i) {
+      const std::string& a = t.aliases[i];
+      std::string where = src + ": templates." + key + ".aliases[" + std::to_string(i) + "]";
+      bool ok = !a.empty() && a.size() <= 64;
+      for (char c : a)
+        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+      if (!ok)
+        return Invalid(where + ": '" + a +
+                       "': aliases are 1 to 64 letters, digits, '-', '_' or '.'");
+      if (cfg.templates.count(a))
+        return Invalid(where + ": '" + a + "' is the name of a template");
+      auto [it, fresh] = owner.emplace(a, key);
+      if (!fresh)
+        return Invalid(where + ": '" + a + "' is already an alias of template '" + it->second +
+                       "'");
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
+const Template* FindTemplate(const TemplatesConfig& config, const std::string& name) {
+  if (auto it = config.templates.find(name); it != config.templates.end()) return &it->second;
+  for (const auto& [key, t] : config.templates)
+    for (const auto& a : t.aliases)
+      if (a == name) return &t;
+  return nullptr;
+}
+
 Result<TemplatesConfig> ParseTemplatesConfig(std::string_view json_text, std::string_view source) {
   std::string src(source);
   json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
@@ -231,6 +268,7 @@ Result<TemplatesConfig> ParseTemplatesConfig(std::string_view json_text, std::st
     ASSIGN_OR_RETURN(Template t, ParseTemplate(it.key(), *it, where));
     cfg.templates.emplace(it.key(), std::move(t));
   }
+  RETURN_IF_ERROR(CheckAliases(cfg, src));
   if (auto mon = root.find("monitoring"); mon != root.end() && !mon->is_null()) {
     std::string where = src + ": monitoring";
     if (!mon->is_object()) return Invalid(where + ": expected an object");

@@ -58,6 +58,9 @@ struct Template {
   int64_t pids_max = 512;
   int64_t disk_bytes = kDefaultDiskBytes;  // "disk": the sandbox's disk quota
   int64_t inodes = kDefaultInodes;         // "inodes": its inode quota
+  // "aliases": other names a create may use for this template (E2B's "base",
+  // "code-interpreter-v1"); unique across templates, never another template's name.
+  std::vector<std::string> aliases;
 
   Limits ToLimits() const;
 };
@@ -84,6 +87,9 @@ struct TemplatesConfig {
 // Parses and validates a templates.json in the guide's format. Errors name the source,
 // the template and the field: "templates.json: templates.python.memory: ...".
 Result<TemplatesConfig> ParseTemplatesConfig(std::string_view json_text, std::string_view source);
+
+// The template a create names: a template's key, or one of its aliases. nullptr when neither.
+const Template* FindTemplate(const TemplatesConfig& config, const std::string& name);
 
 // "2GB", "512MB", "1.5GiB", "1024" (bytes), "64k". Units are binary (GB = GiB), as the
 // guide's limits are meant for memory.

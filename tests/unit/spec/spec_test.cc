@@ -99,6 +99,31 @@ TEST(TemplatesConfig, DiskQuotaFieldsParseWithDefaults) {
   EXPECT_EQ(cfg->templates.at("c").inodes, kDefaultInodes);
 }
 
+TEST(TemplatesConfig, AliasesResolveAndAreUnique) {
+  auto cfg = ParseTemplatesConfig(ReadRepoFile("config/templates.json"), "templates.json");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().ToString();
+  ASSERT_NE(FindTemplate(*cfg, "base"), nullptr);
+  EXPECT_EQ(FindTemplate(*cfg, "base")->key, "python");
+  EXPECT_EQ(FindTemplate(*cfg, "code-interpreter-v1")->key, "python");
+  EXPECT_EQ(FindTemplate(*cfg, "node")->key, "node");
+  EXPECT_EQ(FindTemplate(*cfg, "nope"), nullptr);
+
+  auto twice = ParseTemplatesConfig(
+      R"({"templates": {"a": {"aliases": ["x"]}, "b": {"aliases": ["x"]}}})", "t.json");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.error().message.find("templates.b.aliases[0]: 'x' is already an alias of "
+                                       "template 'a'"),
+            std::string::npos)
+      << twice.error().message;
+  auto other = ParseTemplatesConfig(R"({"templates": {"a": {"aliases": ["b"]}, "b": {}}})", "t.json");
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.error().message.find("'b' is the name of a template"), std::string::npos);
+  auto bad = ParseTemplatesConfig(R"({"templates": {"a": {"aliases": ["has space"]}}})", "t.json");
+  EXPECT_FALSE(bad.ok());
+  auto not_list = ParseTemplatesConfig(R"({"templates": {"a": {"aliases": "x"}}})", "t.json");
+  EXPECT_FALSE(not_list.ok());
+}
+
 TEST(TemplatesConfig, GuideCustomTemplateParses) {
   const char* text = R"({"templates": {"custom": {
       "name": "Custom Template", "baseImage": "ubuntu:22.04", "cpus": 4, "memory": "4GB",

@@ -1,0 +1,223 @@
+#include "api/e2b_routes.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "api/auth_gate.h"
+#include "api/e2b_json.h"
+#include "common/log.h"
+#include "common/util.h"
+
+namespace sbx::api {
+namespace {
+
+using nlohmann::json;
+
+class E2bRoutes : public RouteGroup {
+ public:
+  E2bRoutes(sandbox::SandboxManager* manager, auth::SandboxTokens tokens, E2bOptions options)
+      : manager_(manager), tokens_(std::move(tokens)), options_(std::move(options)) {}
+
+  std::optional<Response> Handle(const Request& req, const std::vector<std::string>& parts) override;
+
+ private:
+  using Handler = Response (E2bRoutes::*)(const Request& req, const std::string& id);
+  struct Route {
+    const char* method;
+    const char* pattern;  // "{id}" matches one path segment: the sandbox id
+    Handler handler;
+  };
+  // The group's routes, flat (method, pattern, handler).
+  static const std::vector<Route>& Table();
+
+  Response Create(const Request& req, const std::string&);
+  Response List(const Request& req, const std::string&);
+  Response Get(const Request& req, const std::string& id);
+  Response Kill(const Request& req, const std::string& id);
+  Response SetTimeout(const Request& req, const std::string& id);
+  Response Connect(const Request& req, const std::string& id);
+  Response Templates(const Request& req, const std::string&);
+
+  // The sandbox `id` as this request may see it: running or paused, and its tenant's (or the
+  // administrator's). Anything else is a 404, another tenant's sandbox included.
+  Result<store::SandboxRecord> Visible(const Request& req, const std::string& id, bool any_state);
+  e2b::Access AccessOf(const store::SandboxRecord& r) const;
+
+  sandbox::SandboxManager* manager_;
+  auth::SandboxTokens tokens_;
+  E2bOptions options_;
+};
+
+const std::vector<E2bRoutes::Route>& E2bRoutes::Table() {
+  static const std::vector<Route> table = {
+      {"POST", "/sandboxes", &E2bRoutes::Create},
+      {"POST", "/v2/sandboxes", &E2bRoutes::Create},
+      {"GET", "/sandboxes", &E2bRoutes::List},
+      {"GET", "/v2/sandboxes", &E2bRoutes::List},
+      {"GET", "/sandboxes/{id}", &E2bRoutes::Get},
+      {"DELETE", "/sandboxes/{id}", &E2bRoutes::Kill},
+      {"POST", "/sandboxes/{id}/timeout", &E2bRoutes::SetTimeout},
+      {"POST", "/sandboxes/{id}/connect", &E2bRoutes::Connect},
+      {"POST", "/v2/sandboxes/{id}/connect", &E2bRoutes::Connect},
+      {"GET", "/templates", &E2bRoutes::Templates},
+  };
+  return table;
+}
+
+// Matches `parts` against a pattern; `id` gets the {id} segment.
+bool Matches(const char* pattern, const std::vector<std::string>& parts, std::string* id) {
+  std::vector<std::string> want = Router::SplitPath(pattern);
+  if (want.size() != parts.size()) return false;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (want[i] == "{id}") {
+      *id = parts[i];
+    } else if (want[i] != parts[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<Response> E2bRoutes::Handle(const Request& req, const std::vector<std::string>& parts) {
+  if (parts.empty() || parts[0] == "v1") return std::nullopt;
+  bool path_known = false;
+  for (const Route& r : Table()) {
+    std::string id;
+    if (!Matches(r.pattern, parts, &id)) continue;
+    path_known = true;
+    if (req.method == r.method) return (this->*r.handler)(req, id);
+  }
+  if (path_known) return MethodNotAllowed(req);
+  return std::nullopt;
+}
+
+// The `timeout` of a timeout (required) or connect (optional, and the body too) request.
+Result<std::optional<int64_t>> TimeoutOf(const Request& req, bool required) {
+  ASSIGN_OR_RETURN(json body, ParseJsonBody(req, !required));
+  return e2b::ParseTimeout(body, required);
+}
+
+Response NotFound(const std::string& id) {
+  return e2b::ErrorJson(404, "sandbox '" + id + "' not found");
+}
+
+Result<store::SandboxRecord> E2bRoutes::Visible(const Request& req, const std::string& id,
+                                                 bool any_state) {
+  auto missing = [&] { return MakeError(ErrorCode::kNotFound, "sandbox '" + id + "' not found"); };
+  if (!spec::ValidateSandboxId(id).ok()) return missing();
+  auto view = manager_->Get(id);
+  if (!view.ok()) {
+    if (view.error().code == ErrorCode::kNotFound) return missing();
+    return view.error();
+  }
+  if (!auth::CanAccess(PrincipalOf(req), view->record.tenant)) return missing();
+  if (!any_state && e2b::StateOf(view->record.state) == nullptr) return missing();
+  return view->record;
+}
+
+e2b::Access E2bRoutes::AccessOf(const store::SandboxRecord& r) const {
+  e2b::Access a;
+  a.envd_token = tokens_.EnvdToken(r.id, r.created_at_ms);
+  a.domain = options_.domain;
+  return a;
+}
+
+Response E2bRoutes::Create(const Request& req, const std::string&) {
+  auto body = ParseJsonBody(req, false);
+  if (!body.ok()) return ErrorResponse(body.error());
+  auto wanted = e2b::ParseNewSandbox(*body);
+  if (!wanted.ok()) return ErrorResponse(wanted.error());
+  spec::SandboxSpec spec = wanted->spec;
+  spec.id = e2b::NewSandboxId();
+  CreateAdmission admitted = AdmitCreate(options_.create_gate, req, *manager_);
+  if (admitted.refused) return std::move(*admitted.refused);
+  auto view = manager_->Create(spec, req.request_id, req.admin ? "" : req.tenant);
+  if (!view.ok()) return ErrorResponse(view.error());
+  return JsonResponse(201, e2b::SandboxJson(view->record, AccessOf(view->record)));
+}
+
+Response E2bRoutes::List(const Request& req, const std::string&) {
+  auto query = e2b::ParseListQuery(req.query);
+  if (!query.ok()) return ErrorResponse(query.error());
+  auto all = manager_->List();
+  if (!all.ok()) return ErrorResponse(all.error());
+  auth::Principal who = PrincipalOf(req);
+  std::vector<store::SandboxRecord> mine;
+  for (auto& v : *all)
+    if (auth::CanAccess(who, v.record.tenant)) mine.push_back(std::move(v.record));
+  e2b::Page page = e2b::SelectPage(std::move(mine), *query);
+  json list = json::array();
+  for (const auto& r : page.items) list.push_back(e2b::ListedSandboxJson(r));
+  Response resp = JsonResponse(200, list);
+  if (!page.next_token.empty()) resp.headers.push_back({"X-Next-Token", page.next_token});
+  return resp;
+}
+
+Response E2bRoutes::Get(const Request& req, const std::string& id) {
+  auto r = Visible(req, id, false);
+  if (!r.ok()) return ErrorResponse(r.error());
+  return JsonResponse(200, e2b::SandboxDetailJson(*r, AccessOf(*r)));
+}
+
+Response E2bRoutes::Kill(const Request& req, const std::string& id) {
+  auto r = Visible(req, id, true);  // a stopped sandbox is removed too
+  if (!r.ok()) return ErrorResponse(r.error());
+  if (auto done = manager_->Remove(id, req.request_id); !done.ok()) {
+    if (done.error().code == ErrorCode::kNotFound) return NotFound(id);
+    return ErrorResponse(done.error());
+  }
+  Response resp;
+  resp.status = 204;
+  return resp;
+}
+
+Response E2bRoutes::SetTimeout(const Request& req, const std::string& id) {
+  auto timeout = TimeoutOf(req, true);
+  if (!timeout.ok()) return ErrorResponse(timeout.error());
+  auto r = Visible(req, id, false);
+  if (!r.ok()) return ErrorResponse(r.error());
+  auto view = manager_->SetTimeout(id, **timeout, req.request_id);
+  if (!view.ok()) return ErrorResponse(view.error());
+  Response resp;
+  resp.status = 204;
+  return resp;
+}
+
+Response E2bRoutes::Connect(const Request& req, const std::string& id) {
+  auto timeout = TimeoutOf(req, false);
+  if (!timeout.ok()) return ErrorResponse(timeout.error());
+  int64_t seconds = timeout->value_or(e2b::kDefaultTimeoutS);
+  auto r = Visible(req, id, false);
+  if (!r.ok()) return ErrorResponse(r.error());
+  store::SandboxRecord rec = *r;
+  // The lifetime is extended, never shortened: a sandbox that lives longer keeps its end.
+  int64_t wanted_end = NowUnixMs() + seconds * 1000;
+  if (rec.expires_at_ms > 0 && rec.expires_at_ms < wanted_end) {
+    auto view = manager_->SetTimeout(id, seconds, req.request_id);
+    if (!view.ok()) return ErrorResponse(view.error());
+    rec = view->record;
+  }
+  return JsonResponse(200, e2b::SandboxJson(rec, AccessOf(rec)));
+}
+
+Response E2bRoutes::Templates(const Request&, const std::string&) {
+  auto all = manager_->ListTemplates();
+  if (!all.ok()) return ErrorResponse(all.error());
+  json list = json::array();
+  for (const auto& v : *all) {
+    std::string build_id = v.current ? v.current->version : "";
+    int64_t built = v.current ? v.current->built_at_ms : 0;
+    list.push_back(e2b::TemplateJson(v.definition, v.up_to_date(), build_id, built));
+  }
+  return JsonResponse(200, list);
+}
+
+}  // namespace
+
+std::unique_ptr<RouteGroup> MakeE2bRoutes(sandbox::SandboxManager* manager,
+                                          auth::SandboxTokens tokens, E2bOptions options) {
+  return std::make_unique<E2bRoutes>(manager, std::move(tokens), std::move(options));
+}
+
+}  // namespace sbx::api
