@@ -60,11 +60,9 @@ std::optional<Response> AuthGate::Check(Request& req) {
   req.key_id.clear();
   if (req.admin) return std::nullopt;  // the unix socket: the administrator
 
-  std::vector<std::string> parts = Router::SplitPath(req.path);
-  if (req.method == "GET" && parts.size() == 1 && parts[0] == "health") return std::nullopt;
-  // Incoming webhooks authenticate with their own signatures / tokens (src/events).
-  if (req.method == "POST" && parts.size() >= 3 && parts[0] == "v1" && parts[1] == "hooks")
-    return std::nullopt;
+  // Health, and incoming webhooks that authenticate with their own signatures / tokens
+  // (src/events): the route table says which (Access::kKeyless).
+  if (routes_ != nullptr && routes_->Keyless(req.method, req.path)) return std::nullopt;
   bool e2b_path = e2b::IsE2bPath(req.path);  // E2B's control plane: {"code", "message"}
 
   auto unauthenticated = [&](const std::string& message) {
@@ -126,6 +124,7 @@ void AuthGate::AddRateLimitHeaders(const Request& req, Response& resp) {
 }
 
 void AuthGate::Install(Router& router) {
+  routes_ = &router.table();
   router.SetGate([this](Request& req) { return Check(req); });
   router.SetResponseHook(
       [this](const Request& req, Response& resp) { AddRateLimitHeaders(req, resp); });

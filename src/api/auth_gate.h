@@ -64,6 +64,7 @@ class AuthGate {
   std::mutex mu_;  // guards limiter_, limiter_config_
   std::shared_ptr<auth::RateLimiter> limiter_;
   spec::RateLimit limiter_config_;
+  const RouteTable* routes_ = nullptr;  // the router's (Install); keyless routes skip the key
 };
 
 // Who the request is, as src/auth sees it: the administrator on the unix socket, else the

@@ -166,13 +166,13 @@ class BatchFileRoutes : public RouteGroup {
   BatchFileRoutes(sandbox::SandboxManager* manager, const ApiOptions& options)
       : manager_(manager), max_file_(options.max_file_bytes) {}
 
-  std::optional<Response> Handle(const Request& req, const std::vector<std::string>& p) override {
-    if (p.size() != 5 || p[0] != "v1" || p[1] != "sandboxes" || p[3] != "files")
-      return std::nullopt;
-    if (p[4] == "batch") return req.method == "POST" ? Upload(p[2], req) : MethodNotAllowed(req);
-    if (p[4] == "archive")
-      return req.method == "POST" ? Download(p[2], req) : MethodNotAllowed(req);
-    return std::nullopt;
+  std::vector<Route> Routes() override {
+    return {
+        {.method = "POST", .pattern = "/v1/sandboxes/{id}/files/batch",
+         .handler = [this](const Request& req, const PathParams& p) { return Upload(p["id"], req); }},
+        {.method = "POST", .pattern = "/v1/sandboxes/{id}/files/archive",
+         .handler = [this](const Request& req, const PathParams& p) { return Download(p["id"], req); }},
+    };
   }
 
  private:

@@ -19,7 +19,7 @@
 // Limits: E2B_MAX_FILE_SIZE (ApiOptions::max_file_bytes) per file and for the content of a
 // whole batch, kMaxBatchMembers members.
 //
-// Thread safety: Handle may be called concurrently (SandboxManager is thread-safe).
+// Thread safety: the handlers may be called concurrently (SandboxManager is thread-safe).
 #pragma once
 
 #include <memory>

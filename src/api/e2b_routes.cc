@@ -19,17 +19,11 @@ class E2bRoutes : public RouteGroup {
   E2bRoutes(sandbox::SandboxManager* manager, auth::SandboxTokens tokens, E2bOptions options)
       : manager_(manager), tokens_(std::move(tokens)), options_(std::move(options)) {}
 
-  std::optional<Response> Handle(const Request& req, const std::vector<std::string>& parts) override;
+  // The group's routes in the Router's table (api/route_table.h), all Api::kE2b.
+  std::vector<api::Route> Routes() override;
 
  private:
   using Handler = Response (E2bRoutes::*)(const Request& req, const std::string& id);
-  struct Route {
-    const char* method;
-    const char* pattern;  // "{id}" matches one path segment: the sandbox id
-    Handler handler;
-  };
-  // The group's routes, flat (method, pattern, handler).
-  static const std::vector<Route>& Table();
 
   Response Create(const Request& req, const std::string&);
   Response List(const Request& req, const std::string&);
@@ -49,8 +43,13 @@ class E2bRoutes : public RouteGroup {
   E2bOptions options_;
 };
 
-const std::vector<E2bRoutes::Route>& E2bRoutes::Table() {
-  static const std::vector<Route> table = {
+std::vector<api::Route> E2bRoutes::Routes() {
+  struct Entry {
+    const char* method;
+    const char* pattern;  // "{id}": the sandbox id
+    Handler handler;
+  };
+  static const Entry kEntries[] = {
       {"POST", "/sandboxes", &E2bRoutes::Create},
       {"POST", "/v2/sandboxes", &E2bRoutes::Create},
       {"GET", "/sandboxes", &E2bRoutes::List},
@@ -62,34 +61,17 @@ const std::vector<E2bRoutes::Route>& E2bRoutes::Table() {
       {"POST", "/v2/sandboxes/{id}/connect", &E2bRoutes::Connect},
       {"GET", "/templates", &E2bRoutes::Templates},
   };
-  return table;
-}
-
-// Matches `parts` against a pattern; `id` gets the {id} segment.
-bool Matches(const char* pattern, const std::vector<std::string>& parts, std::string* id) {
-  std::vector<std::string> want = Router::SplitPath(pattern);
-  if (want.size() != parts.size()) return false;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (want[i] == "{id}") {
-      *id = parts[i];
-    } else if (want[i] != parts[i]) {
-      return false;
-    }
+  std::vector<api::Route> out;
+  for (const Entry& e : kEntries) {
+    Handler h = e.handler;
+    out.push_back({.method = e.method,
+                   .pattern = e.pattern,
+                   .handler = [this, h](const Request& req, const PathParams& p) {
+                     return (this->*h)(req, p["id"]);
+                   },
+                   .api = Api::kE2b});
   }
-  return true;
-}
-
-std::optional<Response> E2bRoutes::Handle(const Request& req, const std::vector<std::string>& parts) {
-  if (parts.empty() || parts[0] == "v1") return std::nullopt;
-  bool path_known = false;
-  for (const Route& r : Table()) {
-    std::string id;
-    if (!Matches(r.pattern, parts, &id)) continue;
-    path_known = true;
-    if (req.method == r.method) return (this->*r.handler)(req, id);
-  }
-  if (path_known) return MethodNotAllowed(req);
-  return std::nullopt;
+  return out;
 }
 
 // The `timeout` of a timeout (required) or connect (optional, and the body too) request.

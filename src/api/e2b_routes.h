@@ -3,7 +3,7 @@
 // API (TCP and the unix socket). The mapping to and from E2B's JSON is e2b_json.h; this file
 // calls the SandboxManager. GET /sandboxes/{id}/metrics is MetricsRoutes' (metrics_routes.h).
 //
-// Thread safety: Handle may be called concurrently from every connection thread.
+// Thread safety: the handlers may be called concurrently from every connection thread.
 #pragma once
 
 #include <memory>

@@ -60,11 +60,13 @@ class EventRoutes : public RouteGroup {
  public:
   explicit EventRoutes(EventServices s) : s_(s) {}
 
-  std::optional<Response> Handle(const Request& req, const std::vector<std::string>& p) override {
-    if (p.size() < 2 || p[0] != "v1" || p[1] != "events") return std::nullopt;
-    if (p.size() == 2) return req.method == "GET" ? List(req) : MethodNotAllowed(req);
-    if (p.size() == 3 && p[2] == "stream") return req.method == "GET" ? Stream(req) : MethodNotAllowed(req);
-    return std::nullopt;
+  std::vector<Route> Routes() override {
+    return {
+        {.method = "GET", .pattern = "/v1/events",
+         .handler = [this](const Request& req, const PathParams&) { return List(req); }},
+        {.method = "GET", .pattern = "/v1/events/stream",
+         .handler = [this](const Request& req, const PathParams&) { return Stream(req); }},
+    };
   }
 
  private:
@@ -164,27 +166,42 @@ class WebhookRoutes : public RouteGroup {
  public:
   explicit WebhookRoutes(EventServices s) : s_(s), repo_(s.store) {}
 
-  std::optional<Response> Handle(const Request& req, const std::vector<std::string>& p) override {
-    if (p.size() < 2 || p[0] != "v1" || p[1] != "webhooks") return std::nullopt;
-    const std::string& m = req.method;
-    if (p.size() == 2) {
-      if (m == "POST") return Create(req);
-      if (m == "GET") return List(req);
-      return MethodNotAllowed(req);
-    }
-    if (p.size() == 3 && p[2] == "stats") return m == "GET" ? Stats(req) : MethodNotAllowed(req);
-    auto sub = Owned(req, p[2]);
-    if (!sub.ok()) return ErrorResponse(sub.error());
-    if (p.size() == 3) {
-      if (m == "GET") return JsonResponse(200, WithSuccess(events::ToPublicJson(*sub)));
-      if (m == "PATCH") return Update(req, *sub);
-      if (m == "DELETE") return Delete(*sub);
-      return MethodNotAllowed(req);
-    }
-    if (p.size() == 4 && p[3] == "deliveries") return m == "GET" ? Deliveries(req, *sub) : MethodNotAllowed(req);
-    if (p.size() == 6 && p[3] == "deliveries" && p[5] == "redeliver")
-      return m == "POST" ? Redeliver(*sub, p[4]) : MethodNotAllowed(req);
-    return std::nullopt;
+  std::vector<Route> Routes() override {
+    using Sub = store::SubscriptionRecord;
+    // A route on one subscription the request owns (404 otherwise).
+    auto owned = [this](std::function<Response(const Request&, const Sub&, const PathParams&)> fn) {
+      return [this, fn](const Request& req, const PathParams& p) {
+        auto sub = Owned(req, p["id"]);
+        if (!sub.ok()) return ErrorResponse(sub.error());
+        return fn(req, *sub, p);
+      };
+    };
+    return {
+        {.method = "POST", .pattern = "/v1/webhooks",
+         .handler = [this](const Request& req, const PathParams&) { return Create(req); }},
+        {.method = "GET", .pattern = "/v1/webhooks",
+         .handler = [this](const Request& req, const PathParams&) { return List(req); }},
+        {.method = "GET", .pattern = "/v1/webhooks/stats",
+         .handler = [this](const Request& req, const PathParams&) { return Stats(req); }},
+        {.method = "GET", .pattern = "/v1/webhooks/{id}",
+         .handler = owned([](const Request&, const Sub& sub, const PathParams&) {
+           return JsonResponse(200, WithSuccess(events::ToPublicJson(sub)));
+         })},
+        {.method = "PATCH", .pattern = "/v1/webhooks/{id}",
+         .handler = owned([this](const Request& req, const Sub& sub, const PathParams&) {
+           return Update(req, sub);
+         })},
+        {.method = "DELETE", .pattern = "/v1/webhooks/{id}",
+         .handler = owned([this](const Request&, const Sub& sub, const PathParams&) { return Delete(sub); })},
+        {.method = "GET", .pattern = "/v1/webhooks/{id}/deliveries",
+         .handler = owned([this](const Request& req, const Sub& sub, const PathParams&) {
+           return Deliveries(req, sub);
+         })},
+        {.method = "POST", .pattern = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+         .handler = owned([this](const Request&, const Sub& sub, const PathParams& p) {
+           return Redeliver(sub, p["delivery_id"]);
+         })},
+    };
   }
 
  private:
@@ -330,46 +347,48 @@ class LifecycleRoutes : public RouteGroup {
  public:
   explicit LifecycleRoutes(EventServices s) : s_(s) {}
 
-  std::optional<Response> Handle(const Request& req, const std::vector<std::string>& p) override {
-    if (p.size() < 2 || p[0] != "v1") return std::nullopt;
-    const std::string& m = req.method;
-    if (p[1] == "lifecycles") {
-      if (p.size() == 2) {
-        if (m == "POST") return CreateLifecycle(req);
-        if (m == "GET") return ListRuns(req, "");
-        return MethodNotAllowed(req);
-      }
-      if (p.size() == 3) return m == "GET" ? GetRun(req, p[2]) : MethodNotAllowed(req);
-      return std::nullopt;
-    }
-    if (p[1] == "workflows") {
-      if (p.size() == 2) {
-        if (m == "POST") return CreateWorkflow(req);
-        if (m == "GET") return ListWorkflows(req);
-        return MethodNotAllowed(req);
-      }
-      auto wf = OwnedWorkflow(req, p[2]);
-      if (!wf.ok()) return ErrorResponse(wf.error());
-      if (p.size() == 3) {
-        if (m == "GET") return JsonResponse(200, WorkflowJson(*wf));
-        if (m == "DELETE") return DeleteWorkflow(*wf);
-        return MethodNotAllowed(req);
-      }
-      if (p.size() == 4 && p[3] == "run") return m == "POST" ? RunWorkflow(req, *wf) : MethodNotAllowed(req);
-      if (p.size() == 4 && (p[3] == "runs" || p[3] == "history"))
-        return m == "GET" ? ListRuns(req, wf->record.id) : MethodNotAllowed(req);
-      return std::nullopt;
-    }
-    if (p[1] == "hooks") {
-      if (p.size() == 3 && p[2] == "github") return m == "POST" ? Github(req) : MethodNotAllowed(req);
-      if (p.size() >= 3 && p.size() <= 4 && p[2] == "token") {
-        if (m != "POST") return MethodNotAllowed(req);
-        std::string token = p.size() == 4 ? p[3] : req.Header("x-sandboxd-hook-token");
-        return Hook(s_.workflows->HandleTokenHook(token, req.body));
-      }
-      return std::nullopt;
-    }
-    return std::nullopt;
+  std::vector<Route> Routes() override {
+    using Wf = lifecycle::Workflow;
+    // A route on one workflow the request owns (404 otherwise).
+    auto owned = [this](std::function<Response(const Request&, const Wf&)> fn) {
+      return [this, fn](const Request& req, const PathParams& p) {
+        auto wf = OwnedWorkflow(req, p["name"]);
+        if (!wf.ok()) return ErrorResponse(wf.error());
+        return fn(req, *wf);
+      };
+    };
+    auto runs = owned([this](const Request& req, const Wf& wf) { return ListRuns(req, wf.record.id); });
+    // Incoming hooks carry their own credentials (a signature, a token): no API key.
+    auto token_hook = [this](const Request& req, const PathParams& p) {
+      std::string token = p["token"].empty() ? req.Header("x-sandboxd-hook-token") : p["token"];
+      return Hook(s_.workflows->HandleTokenHook(token, req.body));
+    };
+    return {
+        {.method = "POST", .pattern = "/v1/lifecycles",
+         .handler = [this](const Request& req, const PathParams&) { return CreateLifecycle(req); }},
+        {.method = "GET", .pattern = "/v1/lifecycles",
+         .handler = [this](const Request& req, const PathParams&) { return ListRuns(req, ""); }},
+        {.method = "GET", .pattern = "/v1/lifecycles/{run_id}",
+         .handler = [this](const Request& req, const PathParams& p) { return GetRun(req, p["run_id"]); }},
+        {.method = "POST", .pattern = "/v1/workflows",
+         .handler = [this](const Request& req, const PathParams&) { return CreateWorkflow(req); }},
+        {.method = "GET", .pattern = "/v1/workflows",
+         .handler = [this](const Request& req, const PathParams&) { return ListWorkflows(req); }},
+        {.method = "GET", .pattern = "/v1/workflows/{name}",
+         .handler = owned([](const Request&, const Wf& wf) { return JsonResponse(200, WorkflowJson(wf)); })},
+        {.method = "DELETE", .pattern = "/v1/workflows/{name}",
+         .handler = owned([this](const Request&, const Wf& wf) { return DeleteWorkflow(wf); })},
+        {.method = "POST", .pattern = "/v1/workflows/{name}/run",
+         .handler = owned([this](const Request& req, const Wf& wf) { return RunWorkflow(req, wf); })},
+        {.method = "GET", .pattern = "/v1/workflows/{name}/runs", .handler = runs},
+        {.method = "GET", .pattern = "/v1/workflows/{name}/history", .handler = runs},
+        {.method = "POST", .pattern = "/v1/hooks/github",
+         .handler = [this](const Request& req, const PathParams&) { return Github(req); },
+         .access = Access::kKeyless},
+        {.method = "POST", .pattern = "/v1/hooks/token", .handler = token_hook, .access = Access::kKeyless},
+        {.method = "POST", .pattern = "/v1/hooks/token/{token}", .handler = token_hook,
+         .access = Access::kKeyless},
+    };
   }
 
  private:

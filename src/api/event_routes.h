@@ -9,7 +9,7 @@
 // Tenancy: Request.tenant "" is the administrator (sees every tenant's); otherwise lists show
 // only the tenant's and another tenant's object answers 404 as if it did not exist.
 //
-// Thread safety: Handle is called concurrently from connection threads; the components are
+// Thread safety: the handlers are called concurrently from connection threads; the components are
 // thread-safe and outlive the groups. `stopping` ends open event streams at shutdown (set it,
 // then EventBus::WakeWaiters()).
 #pragma once

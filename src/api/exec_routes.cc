@@ -151,21 +151,28 @@ class ExecRoutes : public RouteGroup {
  public:
   ExecRoutes(sandbox::SandboxManager* m, ExecRouteOptions o) : m_(m), o_(o) {}
 
-  std::optional<Response> Handle(const Request& req, const std::vector<std::string>& p) override {
-    if (p.size() < 3 || p[0] != "v1") return std::nullopt;
-    const std::string& m = req.method;
-    if (p[1] == "sandboxes" && p.size() == 4 && p[3] == "exec")
-      return m == "POST" ? Exec(p[2], req) : MethodNotAllowed(req);
-    if (p[1] != "executions" || p.size() > 4) return std::nullopt;
-    const std::string& eid = p[2];
-    if (eid.size() > 64)
-      return Invalid("execution id: at most 64 characters, got " + std::to_string(eid.size()));
-    if (p.size() == 3) return m == "GET" ? Show(req, eid) : MethodNotAllowed(req);
-    if (p[3] == "wait") return m == "GET" ? Wait(req, eid) : MethodNotAllowed(req);
-    if (p[3] == "stream") return m == "GET" ? Stream(req, eid) : MethodNotAllowed(req);
-    if (p[3] == "input") return m == "POST" ? Input(req, eid) : MethodNotAllowed(req);
-    if (p[3] == "kill") return m == "POST" ? Kill(req, eid) : MethodNotAllowed(req);
-    return std::nullopt;
+  std::vector<Route> Routes() override {
+    using Fn = Response (ExecRoutes::*)(const Request&, const std::string&);
+    // A route on one execution; an id longer than any we make is refused before the lookup.
+    auto on_execution = [this](Fn fn) -> RouteHandler {
+      return [this, fn](const Request& req, const PathParams& p) {
+        const std::string& eid = p["eid"];
+        if (eid.size() > 64)
+          return Invalid("execution id: at most 64 characters, got " + std::to_string(eid.size()));
+        return (this->*fn)(req, eid);
+      };
+    };
+    return {
+        {.method = "POST", .pattern = "/v1/sandboxes/{id}/exec",
+         .handler = [this](const Request& req, const PathParams& p) { return Exec(p["id"], req); }},
+        {.method = "GET", .pattern = "/v1/executions/{eid}", .handler = on_execution(&ExecRoutes::Show)},
+        {.method = "GET", .pattern = "/v1/executions/{eid}/wait", .handler = on_execution(&ExecRoutes::Wait)},
+        {.method = "GET", .pattern = "/v1/executions/{eid}/stream",
+         .handler = on_execution(&ExecRoutes::Stream)},
+        {.method = "POST", .pattern = "/v1/executions/{eid}/input",
+         .handler = on_execution(&ExecRoutes::Input)},
+        {.method = "POST", .pattern = "/v1/executions/{eid}/kill", .handler = on_execution(&ExecRoutes::Kill)},
+    };
   }
 
  private:

@@ -18,7 +18,7 @@
 // did not exist. A client that goes away from a stream does not stop the execution: it runs to
 // its end and is recorded, and can be streamed again.
 //
-// Thread safety: Handle is called concurrently; the manager is thread-safe and outlives it.
+// Thread safety: the handlers are called concurrently; the manager is thread-safe and outlives it.
 #pragma once
 
 #include <memory>

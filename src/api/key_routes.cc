@@ -47,29 +47,24 @@ Result<int> IntField(const json& body, const char* name, int def) {
 
 int64_t KeyRoutes::Now() const { return clock_ ? clock_() : NowUnixMs(); }
 
-std::optional<Response> KeyRoutes::Handle(const Request& req,
-                                          const std::vector<std::string>& parts) {
-  if (parts.size() < 2 || parts[0] != "v1" || parts[1] != "keys") return std::nullopt;
-  if (!req.admin)
-    return ErrorResponse(MakeError(
-        ErrorCode::kPermissionDenied,
-        "API keys are managed only on sandboxd's unix socket, by its administrator "
-        "(`sbx keys ...` on the host)"));
-  const std::string& m = req.method;
-  if (parts.size() == 2) {
-    if (m == "POST") return Create(req);
-    if (m == "GET") return List(req);
-    return MethodNotAllowed(req);
-  }
-  const std::string& id = parts[2];
-  if (parts.size() == 3) {
-    if (m == "GET") return Get(id);
-    if (m == "DELETE") return Revoke(id);
-    return MethodNotAllowed(req);
-  }
-  if (parts.size() == 4 && parts[3] == "rotate")
-    return m == "POST" ? Rotate(id, req) : MethodNotAllowed(req);
-  return ErrorResponse(MakeError(ErrorCode::kNotFound, "no such endpoint: " + m + " " + req.path));
+std::vector<Route> KeyRoutes::Routes() {
+  // Over TCP every key route answers 403, whatever the method (route_table.h).
+  const std::string refusal =
+      "API keys are managed only on sandboxd's unix socket, by its administrator "
+      "(`sbx keys ...` on the host)";
+  auto route = [&](const char* method, const char* pattern, RouteHandler h) {
+    return Route{.method = method, .pattern = pattern, .handler = std::move(h),
+                 .access = Access::kAdmin, .refusal = refusal};
+  };
+  return {
+      route("POST", "/v1/keys", [this](const Request& req, const PathParams&) { return Create(req); }),
+      route("GET", "/v1/keys", [this](const Request& req, const PathParams&) { return List(req); }),
+      route("GET", "/v1/keys/{id}", [this](const Request&, const PathParams& p) { return Get(p["id"]); }),
+      route("DELETE", "/v1/keys/{id}",
+            [this](const Request&, const PathParams& p) { return Revoke(p["id"]); }),
+      route("POST", "/v1/keys/{id}/rotate",
+            [this](const Request& req, const PathParams& p) { return Rotate(p["id"], req); }),
+  };
 }
 
 Response KeyRoutes::Create(const Request& req) {

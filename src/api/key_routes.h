@@ -10,7 +10,7 @@
 // Keys are shown with auth::KeyInfoToJson (never the hash). The plaintext is only in the body
 // of create and rotate; nothing here logs it.
 //
-// Thread safety: Handle may be called concurrently (KeyManager is thread-safe).
+// Thread safety: the handlers may be called concurrently (KeyManager is thread-safe).
 #pragma once
 
 #include <functional>
@@ -26,8 +26,7 @@ class KeyRoutes : public RouteGroup {
   using Clock = std::function<int64_t()>;  // unix ms; nullptr: wall clock
   explicit KeyRoutes(auth::KeyManager* keys, Clock clock = nullptr)
       : keys_(keys), clock_(std::move(clock)) {}
-  std::optional<Response> Handle(const Request& req,
-                                 const std::vector<std::string>& parts) override;
+  std::vector<Route> Routes() override;
 
  private:
   int64_t Now() const;

@@ -14,11 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-Response AdminOnly(const Request& req) {
-  return ErrorResponse(MakeError(ErrorCode::kPermissionDenied,
-                                 req.path + " is only available to the administrator"));
-}
-
 }  // namespace
 
 Result<int64_t> ParseUnixSecondsParam(const Request& req, const std::string& name, int64_t def_ms) {
@@ -34,26 +29,31 @@ Result<int64_t> ParseUnixSecondsParam(const Request& req, const std::string& nam
   return static_cast<int64_t>(std::llround(s * 1000.0));
 }
 
-std::optional<Response> MetricsRoutes::Handle(const Request& req,
-                                              const std::vector<std::string>& p) {
-  const bool get = req.method == "GET";
-  if (p.size() == 1 && p[0] == "metrics") return get ? Prometheus(req) : MethodNotAllowed(req);
-  // E2B's path: GET /sandboxes/{id}/metrics
-  if (p.size() == 3 && p[0] == "sandboxes" && p[2] == "metrics")
-    return get ? SandboxSeries(req, p[1]) : MethodNotAllowed(req);
-  if (p.empty() || p[0] != "v1") return std::nullopt;
-  if (p.size() == 2 && p[1] == "stats") return get ? Stats(req) : MethodNotAllowed(req);
-  if (p.size() >= 3 && p.size() <= 4 && p[1] == "host" && p[2] == "metrics") {
-    std::string view = p.size() == 4 ? p[3] : "";
-    if (!view.empty() && view != "capture" && view != "summary") return std::nullopt;
-    return get ? Host(req, view) : MethodNotAllowed(req);
-  }
-  if ((p.size() == 4 || p.size() == 5) && p[1] == "sandboxes" && p[3] == "metrics") {
-    if (p.size() == 4) return get ? SandboxSeries(req, p[2]) : MethodNotAllowed(req);
-    if (p[4] == "capture") return get ? SandboxCapture(req, p[2]) : MethodNotAllowed(req);
-    if (p[4] == "summary") return get ? SandboxSummary(req, p[2]) : MethodNotAllowed(req);
-  }
-  return std::nullopt;
+std::vector<Route> MetricsRoutes::Routes() {
+  auto get = [](const char* pattern, RouteHandler handler, Access access = Access::kAnyKey) {
+    return Route{.method = "GET", .pattern = pattern, .handler = std::move(handler), .access = access,
+                 .refusal = "{path} is only available to the administrator"};
+  };
+  using Fn = Response (MetricsRoutes::*)(const Request&, const std::string&);
+  auto sandbox = [this](Fn fn) -> RouteHandler {
+    return [this, fn](const Request& req, const PathParams& p) { return (this->*fn)(req, p["id"]); };
+  };
+  auto host = [this](std::string view) -> RouteHandler {
+    return [this, view](const Request& req, const PathParams&) { return Host(req, view); };
+  };
+  return {
+      get("/metrics", [this](const Request&, const PathParams&) { return Prometheus(); },
+          Access::kAdmin),
+      get("/v1/stats", [this](const Request& req, const PathParams&) { return Stats(req); }),
+      get("/v1/host/metrics", host(""), Access::kAdmin),
+      get("/v1/host/metrics/capture", host("capture"), Access::kAdmin),
+      get("/v1/host/metrics/summary", host("summary"), Access::kAdmin),
+      get("/v1/sandboxes/{id}/metrics", sandbox(&MetricsRoutes::SandboxSeries)),
+      get("/v1/sandboxes/{id}/metrics/capture", sandbox(&MetricsRoutes::SandboxCapture)),
+      get("/v1/sandboxes/{id}/metrics/summary", sandbox(&MetricsRoutes::SandboxSummary)),
+      // E2B's path of the series, documented in docs/openapi.yaml with sandboxd's routes.
+      get("/sandboxes/{id}/metrics", sandbox(&MetricsRoutes::SandboxSeries)),
+  };
 }
 
 std::optional<Response> MetricsRoutes::CheckVisible(const Request& req, const std::string& id) {
@@ -65,8 +65,7 @@ std::optional<Response> MetricsRoutes::CheckVisible(const Request& req, const st
   return std::nullopt;
 }
 
-Response MetricsRoutes::Prometheus(const Request& req) {
-  if (!req.tenant.empty()) return AdminOnly(req);
+Response MetricsRoutes::Prometheus() {
   Response r;
   r.status = 200;
   r.content_type = monitor::Registry::RenderContentType();
@@ -111,7 +110,6 @@ Response MetricsRoutes::SandboxSummary(const Request& req, const std::string& id
 }
 
 Response MetricsRoutes::Host(const Request& req, const std::string& view) {
-  if (!req.tenant.empty()) return AdminOnly(req);
   if (view == "capture") {
     auto c = sampler_->HostCapture();
     if (!c.ok()) return ErrorResponse(c.error());

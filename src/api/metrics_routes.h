@@ -13,7 +13,7 @@
 // A tenant (non-empty Request.tenant) sees only its own sandboxes: another tenant's sandbox is
 // 404, as if it did not exist.
 //
-// Thread safety: Handle may be called concurrently; the Sampler and Registry are thread-safe.
+// Thread safety: the handlers may be called concurrently; the Sampler and Registry are thread-safe.
 #pragma once
 
 #include <optional>
@@ -34,10 +34,10 @@ class MetricsRoutes : public RouteGroup {
                 monitor::Registry* registry)
       : manager_(manager), sampler_(sampler), registry_(registry) {}
 
-  std::optional<Response> Handle(const Request& req, const std::vector<std::string>& parts) override;
+  std::vector<Route> Routes() override;
 
  private:
-  Response Prometheus(const Request& req);
+  Response Prometheus();
   Response SandboxSeries(const Request& req, const std::string& id);
   Response SandboxCapture(const Request& req, const std::string& id);
   Response SandboxSummary(const Request& req, const std::string& id);

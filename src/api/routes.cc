@@ -49,75 +49,74 @@ Response Router::Handle(const Request& req) {
     log::Error("api.request_not_admitted", {{"request_id", req.request_id}, {"path", req.path}});
     return ErrorResponse(MakeError(ErrorCode::kInternal, "request reached a route without the gate"));
   }
-  std::vector<std::string> parts = SplitPath(req.path);
-  std::optional<Response> resp;
-  for (const auto& group : groups_) {
-    if ((resp = group->Handle(req, parts))) break;
-  }
-  if (!resp) resp = Dispatch(req, parts);
-  if (response_hook_) response_hook_(req, *resp);
-  return std::move(*resp);
+  Response resp = table_.Dispatch(req);
+  if (response_hook_) response_hook_(req, resp);
+  return resp;
 }
 
-Response Router::Dispatch(const Request& req, const std::vector<std::string>& p) {
-  const std::string& m = req.method;
-  if (p.size() == 1 && p[0] == "health") return m == "GET" ? Health() : MethodNotAllowed(req);
-  if (p.size() >= 2 && p[0] == "v1") {
-    if (p.size() == 2 && p[1] == "templates") return m == "GET" ? Templates() : MethodNotAllowed(req);
-    if (p.size() == 2 && p[1] == "openapi.yaml" && m == "GET" && !options_.openapi_yaml.empty()) {
-      Response r;
-      r.content_type = "application/yaml";
-      r.body = options_.openapi_yaml;
-      return r;
-    }
-    if (p.size() == 3 && p[1] == "templates") {
-      if (m == "GET") return GetTemplate(p[2]);
-      if (m == "DELETE") return AdminOnly(req) ? RemoveTemplate(p[2]) : TemplateAdminRefused(req);
-      return MethodNotAllowed(req);
-    }
-    if (p.size() == 4 && p[1] == "templates" && p[3] == "build") {
-      if (m != "POST") return MethodNotAllowed(req);
-      return AdminOnly(req) ? BuildTemplate(p[2], req) : TemplateAdminRefused(req);
-    }
-    if (p.size() == 2 && p[1] == "executions")
-      return m == "GET" ? Executions(req) : MethodNotAllowed(req);
-    if (p[1] == "sandboxes") {
-      if (p.size() == 2) {
-        if (m == "POST") return CreateSandbox(req);
-        if (m == "GET") return ListSandboxes(req);
-        return MethodNotAllowed(req);
-      }
-      const std::string& id = p[2];
-      if (p.size() == 3) {
-        if (m == "GET") return GetSandbox(id, req);
-        if (m == "DELETE") return RemoveSandbox(id, req);
-        return MethodNotAllowed(req);
-      }
-      if (p.size() == 4 && p[3] == "stop") return m == "POST" ? StopSandbox(id, req) : MethodNotAllowed(req);
-      if (p.size() == 4 && p[3] == "timeout")
-        return m == "POST" ? SetSandboxTimeout(id, req) : MethodNotAllowed(req);
-      if (p.size() == 4 && p[3] == "files") {
-        if (m == "PUT" || m == "POST") return PutFile(id, req);
-        if (m == "GET") return GetFile(id, req);
-        return MethodNotAllowed(req);
-      }
-    }
-  }
-  return ErrorResponse(MakeError(ErrorCode::kNotFound, "no such endpoint: " + m + " " + req.path));
+Router::Router(sandbox::SandboxManager* manager, ApiOptions options)
+    : manager_(manager), options_(std::move(options)) {
+  if (auto added = table_.AddAll(Routes()); !added.ok())
+    log::Error("api.route_table", {{"error", added.error().ToString()}});
+}
+
+Result<void> Router::AddGroup(std::unique_ptr<RouteGroup> group) {
+  RETURN_IF_ERROR(table_.AddAll(group->Routes()));
+  groups_.push_back(std::move(group));
+  return Ok();
 }
 
 // Templates are shared by every tenant: building (which runs package managers as root for
 // minutes), rebuilding and removing one are the administrator's (the unix socket), whatever
 // key a TCP request carries. Listing and showing them stay open to every key.
-bool Router::AdminOnly(const Request& req) { return req.admin; }
+constexpr const char* kTemplateRefusal =
+    "{method} {path}: template administration (build, rebuild, remove) is the "
+    "administrator's; use sbx on the daemon's unix socket";
 
-Response Router::TemplateAdminRefused(const Request& req) {
-  log::Info("auth.admin_only", {{"request_id", req.request_id}, {"key_id", req.key_id},
-                                {"tenant", req.tenant}, {"method", req.method}, {"path", req.path}});
-  return ErrorResponse(MakeError(ErrorCode::kPermissionDenied,
-                                 req.method + " " + req.path +
-                                     ": template administration (build, rebuild, remove) is the "
-                                     "administrator's; use sbx on the daemon's unix socket"));
+std::vector<Route> Router::Routes() {
+  // A handler of a route on one sandbox: fn(id, req).
+  auto on_sandbox = [this](Response (Router::*fn)(const std::string&, const Request&)) {
+    return [this, fn](const Request& req, const PathParams& p) { return (this->*fn)(p["id"], req); };
+  };
+  return {
+      {.method = "GET", .pattern = "/health",
+       .handler = [this](const Request&, const PathParams&) { return Health(); },
+       .access = Access::kKeyless},
+      {.method = "GET", .pattern = "/v1/openapi.yaml",
+       .handler = [this](const Request& req, const PathParams&) {
+         if (options_.openapi_yaml.empty())
+           return ErrorResponse(MakeError(ErrorCode::kNotFound,
+                                          "no such endpoint: " + req.method + " " + req.path));
+         Response r;
+         r.content_type = "application/yaml";
+         r.body = options_.openapi_yaml;
+         return r;
+       }},
+      {.method = "GET", .pattern = "/v1/templates",
+       .handler = [this](const Request&, const PathParams&) { return Templates(); }},
+      {.method = "GET", .pattern = "/v1/templates/{name}",
+       .handler = [this](const Request&, const PathParams& p) { return GetTemplate(p["name"]); }},
+      {.method = "DELETE", .pattern = "/v1/templates/{name}",
+       .handler = [this](const Request&, const PathParams& p) { return RemoveTemplate(p["name"]); },
+       .access = Access::kAdmin, .refusal = kTemplateRefusal},
+      {.method = "POST", .pattern = "/v1/templates/{name}/build",
+       .handler = [this](const Request& req, const PathParams& p) { return BuildTemplate(p["name"], req); },
+       .access = Access::kAdmin, .refusal = kTemplateRefusal},
+      {.method = "GET", .pattern = "/v1/executions",
+       .handler = [this](const Request& req, const PathParams&) { return Executions(req); }},
+      {.method = "POST", .pattern = "/v1/sandboxes",
+       .handler = [this](const Request& req, const PathParams&) { return CreateSandbox(req); }},
+      {.method = "GET", .pattern = "/v1/sandboxes",
+       .handler = [this](const Request& req, const PathParams&) { return ListSandboxes(req); }},
+      {.method = "GET", .pattern = "/v1/sandboxes/{id}", .handler = on_sandbox(&Router::GetSandbox)},
+      {.method = "DELETE", .pattern = "/v1/sandboxes/{id}", .handler = on_sandbox(&Router::RemoveSandbox)},
+      {.method = "POST", .pattern = "/v1/sandboxes/{id}/stop", .handler = on_sandbox(&Router::StopSandbox)},
+      {.method = "POST", .pattern = "/v1/sandboxes/{id}/timeout",
+       .handler = on_sandbox(&Router::SetSandboxTimeout)},
+      {.method = "PUT", .pattern = "/v1/sandboxes/{id}/files", .handler = on_sandbox(&Router::PutFile)},
+      {.method = "POST", .pattern = "/v1/sandboxes/{id}/files", .handler = on_sandbox(&Router::PutFile)},
+      {.method = "GET", .pattern = "/v1/sandboxes/{id}/files", .handler = on_sandbox(&Router::GetFile)},
+  };
 }
 
 Response Router::Health() {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/http.h"
+#include "api/route_table.h"
 #include "auth/concurrency_gate.h"
 #include "sandbox/manager.h"
 
@@ -23,14 +24,13 @@ struct ApiOptions {
 };
 
 // A group of routes living in its own file (events, metrics, keys, ...), registered with the
-// Router at start. Handle returns nullopt when the path is not one of the group's.
+// Router at start: Routes() declares them as RouteTable entries (route_table.h), whose handlers
+// capture the group (the Router keeps it alive). Thread safety: the handlers are called
+// concurrently from every connection thread.
 class RouteGroup {
  public:
   virtual ~RouteGroup() = default;
-  // `parts` is the path split on '/', e.g. {"v1", "events"}. Thread safety: called
-  // concurrently from every connection thread.
-  virtual std::optional<Response> Handle(const Request& req,
-                                         const std::vector<std::string>& parts) = 0;
+  virtual std::vector<Route> Routes() = 0;
 };
 
 // Runs before any route: fills req.tenant / req.key_id from the credentials, or answers (401,
@@ -41,8 +41,8 @@ using ResponseHook = std::function<void(const Request& req, Response& resp)>;
 
 class Router {
  public:
-  Router(sandbox::SandboxManager* manager, ApiOptions options)
-      : manager_(manager), options_(options) {}
+  // Registers the routes of this file and template_routes.cc / file_routes.cc.
+  Router(sandbox::SandboxManager* manager, ApiOptions options);
   // Thread safety: may be called concurrently. AddGroup and SetGate only before serving.
   //
   // Runs the gate on a request of which only the header has arrived (the server calls it
@@ -53,16 +53,17 @@ class Router {
   // route past the gate).
   Response Handle(const Request& req);
   const ApiOptions& options() const { return options_; }
-  void AddGroup(std::unique_ptr<RouteGroup> group) { groups_.push_back(std::move(group)); }
+  // Adds the group's routes to the table; refuses one that is already there.
+  Result<void> AddGroup(std::unique_ptr<RouteGroup> group);
+  const RouteTable& table() const { return table_; }
   void SetGate(RequestGate gate) { gate_ = std::move(gate); }
   void SetResponseHook(ResponseHook hook) { response_hook_ = std::move(hook); }
   // The path split on '/', without empty parts.
   static std::vector<std::string> SplitPath(const std::string& path);
 
  private:
+  std::vector<Route> Routes();
   Response Health();
-  static bool AdminOnly(const Request& req);
-  static Response TemplateAdminRefused(const Request& req);
   Response Templates();
   // template_routes.cc
   Response GetTemplate(const std::string& name);
@@ -81,10 +82,9 @@ class Router {
   Response GetFile(const std::string& id, const Request& req);
   Response Executions(const Request& req);
 
-  Response Dispatch(const Request& req, const std::vector<std::string>& parts);
-
   sandbox::SandboxManager* manager_;
   ApiOptions options_;
+  RouteTable table_;
   std::vector<std::unique_ptr<RouteGroup>> groups_;
   RequestGate gate_;
   ResponseHook response_hook_;

@@ -430,29 +430,34 @@ int main(int argc, char** argv) {
   sbx::api::Router router(&manager, aopts);
   sbx::api::AuthGate auth_gate(&keys, [&manager] { return manager.templates().rate_limit; });
   auth_gate.Install(router);
-  router.AddGroup(std::make_unique<sbx::api::KeyRoutes>(&keys));
+  std::vector<std::unique_ptr<sbx::api::RouteGroup>> groups;
+  groups.push_back(std::make_unique<sbx::api::KeyRoutes>(&keys));
   // POST /v1/sandboxes/{id}/exec and /v1/executions/{id}/...: synchronous, streamed, background.
-  router.AddGroup(sbx::api::MakeExecRoutes(&manager));
+  groups.push_back(sbx::api::MakeExecRoutes(&manager));
   // POST /v1/sandboxes/{id}/files/batch and /files/archive: tar / tar.gz batches.
-  router.AddGroup(sbx::api::MakeBatchFileRoutes(&manager, aopts));
-  router.AddGroup(std::make_unique<sbx::api::MetricsRoutes>(&manager, &sampler, &registry));
+  groups.push_back(sbx::api::MakeBatchFileRoutes(&manager, aopts));
+  groups.push_back(std::make_unique<sbx::api::MetricsRoutes>(&manager, &sampler, &registry));
   sbx::api::EventServices event_services{store->get(), &bus,       &deliverer,
                                          &runner,      &workflows, &api_stopping};
   event_services.create_gate = &create_gate;
   event_services.manager = &manager;
-  router.AddGroup(sbx::api::MakeEventRoutes(event_services));
-  router.AddGroup(sbx::api::MakeWebhookRoutes(event_services));
-  router.AddGroup(sbx::api::MakeLifecycleRoutes(event_services));
+  groups.push_back(sbx::api::MakeEventRoutes(event_services));
+  groups.push_back(sbx::api::MakeWebhookRoutes(event_services));
+  groups.push_back(sbx::api::MakeLifecycleRoutes(event_services));
+  for (auto& group : groups)
+    if (auto added = router.AddGroup(std::move(group)); !added.ok()) return Fail(added.error(), "routes");
   sbx::api::Server server(&router, sopts);
-  server.SetObserver([metrics](const sbx::api::Request& req, int status, double seconds) {
-    metrics->ObserveHttpRequest(sbx::monitor::RouteLabel(req.path), req.method, status, seconds);
+  server.SetObserver([metrics, &router](const sbx::api::Request& req, int status, double seconds) {
+    metrics->ObserveHttpRequest(router.table().Label(req.path), req.method, status, seconds);
   });
   // ---- E2B gateway: envd and port traffic to sandboxes (api/gateway.h) ----
   auto sandbox_tokens = sbx::auth::SandboxTokens::Load(state_dir);
   if (!sandbox_tokens.ok()) return Fail(sandbox_tokens.error(), "e2b secret");
   // E2B control plane: /sandboxes, /v2/sandboxes, /templates (api/e2b_routes.h).
-  router.AddGroup(sbx::api::MakeE2bRoutes(&manager, *sandbox_tokens,
-                                          {gateway_opts.domain, &create_gate}));
+  if (auto added = router.AddGroup(sbx::api::MakeE2bRoutes(&manager, *sandbox_tokens,
+                                                           {gateway_opts.domain, &create_gate}));
+      !added.ok())
+    return Fail(added.error(), "routes");
   sbx::api::Gateway gateway(&manager, std::move(*sandbox_tokens), gateway_opts);
   gateway.SetKeyCheck([&auth_gate](const std::string& key) { return auth_gate.AuthenticateKey(key); });
   gateway.SetObserver([metrics](const std::string& kind, int status, double seconds) {

@@ -1,108 +1,12 @@
-// The catalog of sandboxd's metric families and the route-template mapping.
+// The catalog of sandboxd's metric families.
 #include "monitor/sandboxd_metrics.h"
 
 #include <set>
 
 namespace sbx::monitor {
-namespace {
-
-std::vector<std::string_view> Segments(std::string_view path) {
-  if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    while (i < path.size() && path[i] == '/') ++i;
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-bool IsParam(std::string_view seg) {
-  return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
-}
-
-}  // namespace
-
 const std::vector<std::string>& SandboxStates() {
   static const std::vector<std::string> kStates = {"creating", "running", "stopped", "error"};
   return kStates;
-}
-
-// Every route the daemon serves, spelled as in docs/openapi.yaml (tests/integration/
-// test_api_docs.py checks that each documented path gets its own label). The first match wins,
-// so a literal segment ("/v1/webhooks/stats") comes before a parameter at the same place.
-const std::vector<std::string>& DefaultRoutePatterns() {
-  static const std::vector<std::string> kPatterns = {
-      "/health",
-      "/metrics",
-      "/v1/openapi.yaml",
-      "/v1/templates",
-      "/v1/templates/{name}",
-      "/v1/templates/{name}/build",
-      "/v1/executions",
-      "/v1/executions/{eid}",
-      "/v1/executions/{eid}/wait",
-      "/v1/executions/{eid}/stream",
-      "/v1/executions/{eid}/input",
-      "/v1/executions/{eid}/kill",
-      "/v1/sandboxes",
-      "/v1/sandboxes/{id}",
-      "/v1/sandboxes/{id}/exec",
-      "/v1/sandboxes/{id}/stop",
-      "/v1/sandboxes/{id}/timeout",
-      "/v1/sandboxes/{id}/files",
-      "/v1/sandboxes/{id}/files/batch",
-      "/v1/sandboxes/{id}/files/archive",
-      "/v1/sandboxes/{id}/metrics",
-      "/v1/sandboxes/{id}/metrics/capture",
-      "/v1/sandboxes/{id}/metrics/summary",
-      "/v1/host/metrics",
-      "/v1/host/metrics/capture",
-      "/v1/host/metrics/summary",
-      "/v1/stats",
-      "/v1/keys",
-      "/v1/keys/{id}",
-      "/v1/keys/{id}/rotate",
-      "/v1/events",
-      "/v1/events/stream",
-      "/v1/webhooks",
-      "/v1/webhooks/stats",
-      "/v1/webhooks/{id}",
-      "/v1/webhooks/{id}/deliveries",
-      "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
-      "/v1/lifecycles",
-      "/v1/lifecycles/{run_id}",
-      "/v1/workflows",
-      "/v1/workflows/{name}",
-      "/v1/workflows/{name}/run",
-      "/v1/workflows/{name}/runs",
-      "/v1/workflows/{name}/history",
-      "/v1/hooks/github",
-      "/v1/hooks/token",
-      "/v1/hooks/token/{token}",
-      // The E2B control plane route served so far (docs/E2B-PROTOCOL.md §2); the others are
-      // added with the gateway, so that until then they count as "unmatched".
-      "/sandboxes/{id}/metrics",
-  };
-  return kPatterns;
-}
-
-std::string RouteLabel(std::string_view path) { return RouteLabel(path, DefaultRoutePatterns()); }
-
-std::string RouteLabel(std::string_view path, const std::vector<std::string>& patterns) {
-  std::vector<std::string_view> got = Segments(path);
-  for (const std::string& p : patterns) {
-    std::vector<std::string_view> want = Segments(p);
-    if (want.size() != got.size()) continue;
-    bool match = true;
-    for (size_t i = 0; i < want.size() && match; ++i)
-      match = IsParam(want[i]) ? !got[i].empty() : want[i] == got[i];
-    if (match) return p;
-  }
-  return "unmatched";
 }
 
 Result<std::unique_ptr<SandboxdMetrics>> SandboxdMetrics::Register(Registry* r) {

@@ -58,7 +58,8 @@ struct SandboxdMetrics {
   // ErrorCodeName of a failed create; status the ExecResult status ("ok", "timeout", ...).
   void ObserveCreate(const std::string& template_name, const std::string& outcome, double seconds);
   void ObserveExecution(const std::string& language, const std::string& status, double seconds);
-  // `route`: a route template (RouteLabel()), never a raw path.
+  // `route`: a route template (api::RouteTable::Label: "/v1/sandboxes/{id}/exec", or
+  // "unmatched"), never a raw path, so scanners cannot grow the label set.
   void ObserveHttpRequest(const std::string& route, const std::string& method, int status,
                           double seconds);
   // E2B gateway requests (api/gateway.h): kind envd, port or websocket.
@@ -70,15 +71,5 @@ struct SandboxdMetrics {
 
 // The states sandboxd_sandboxes always reports (0 when none): creating, running, stopped, error.
 const std::vector<std::string>& SandboxStates();
-
-// Maps a request path to its route template, e.g. "/v1/sandboxes/abc/exec" ->
-// "/v1/sandboxes/{id}/exec", using DefaultRoutePatterns() or `patterns`. Paths that match no
-// pattern give "unmatched", so scanners probing random paths cannot grow the label set. The
-// query string, if any, is ignored.
-std::string RouteLabel(std::string_view path);
-std::string RouteLabel(std::string_view path, const std::vector<std::string>& patterns);
-// Patterns with "{name}" for one path segment: sandboxd's v1 API, /metrics, /health and the E2B
-// control-plane routes (/sandboxes/{id}, /v2/sandboxes, ...).
-const std::vector<std::string>& DefaultRoutePatterns();
 
 }  // namespace sbx::monitor

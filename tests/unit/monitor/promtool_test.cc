@@ -49,8 +49,8 @@ TEST(PromtoolTest, DaemonExpositionPassesCheckMetrics) {
   m->ObserveCreate("node \"quoted\" \\ back\nslash", "kResourceExhausted", 1);
   m->ObserveExecution("python", "ok", 0.02);
   m->ObserveExecution("bash", "oom", 12);
-  m->ObserveHttpRequest(RouteLabel("/v1/sandboxes/abc/exec"), "POST", 200, 0.5);
-  m->ObserveHttpRequest(RouteLabel("/nope"), "GET", 404, 0.0001);
+  m->ObserveHttpRequest("/v1/sandboxes/{id}/exec", "POST", 200, 0.5);
+  m->ObserveHttpRequest("unmatched", "GET", 404, 0.0001);
   m->ObserveWebhookDelivery("alert", "delivered");
   m->ObserveWebhookDelivery("sandbox.created", "failed");
   m->SetSandboxCounts({{"running", 2}, {"stopped", 1}});
