@@ -93,7 +93,7 @@ Gateway::Admission Gateway::Admit(const Request& req, const gateway::Route& rout
   gateway::Expected expected;
   expected.envd_token = tokens_.EnvdToken(found->id, found->created_at_ms);
   expected.traffic_token = tokens_.TrafficToken(found->id, found->created_at_ms);
-  expected.public_traffic = true;  // TODO(h-pause): the record's public_traffic
+  expected.public_traffic = found->public_traffic;
   switch (gateway::Decide(req, route.port, admin, MatchKey(req, found->tenant), expected, now_s)) {
     case gateway::Verdict::kAllow:
       break;

@@ -96,6 +96,8 @@ Response Router::Dispatch(const Request& req, const std::vector<std::string>& p)
       if (p.size() == 4 && p[3] == "stop") return m == "POST" ? StopSandbox(id, req) : MethodNotAllowed(req);
       if (p.size() == 4 && p[3] == "timeout")
         return m == "POST" ? SetSandboxTimeout(id, req) : MethodNotAllowed(req);
+      if (p.size() == 4 && p[3] == "pause") return m == "POST" ? PauseSandbox(id, req) : MethodNotAllowed(req);
+      if (p.size() == 4 && p[3] == "resume") return m == "POST" ? ResumeSandbox(id, req) : MethodNotAllowed(req);
       if (p.size() == 4 && p[3] == "files") {
         if (m == "PUT" || m == "POST") return PutFile(id, req);
         if (m == "GET") return GetFile(id, req);
@@ -157,7 +159,7 @@ Response Router::GetSandbox(const std::string& id, const Request& req) {
   auto view = manager_->Get(id);
   if (!view.ok()) return ErrorResponse(view.error());
   json j = view->ToJson();
-  if (view->record.state == "running") {
+  if (view->record.state == "running" || view->record.state == "paused") {
     if (auto st = manager_->cgroups().Stats(id); st.ok()) {
       j["memory_bytes"] = st->memory_current;
       j["pids"] = st->pids_current;

@@ -27,7 +27,7 @@ bool IsParam(std::string_view seg) {
 }  // namespace
 
 const std::vector<std::string>& SandboxStates() {
-  static const std::vector<std::string> kStates = {"creating", "running", "stopped", "error"};
+  static const std::vector<std::string> kStates = {"creating", "running", "paused", "stopped", "error"};
   return kStates;
 }
 
@@ -53,6 +53,8 @@ const std::vector<std::string>& DefaultRoutePatterns() {
       "/v1/sandboxes/{id}/exec",
       "/v1/sandboxes/{id}/stop",
       "/v1/sandboxes/{id}/timeout",
+      "/v1/sandboxes/{id}/pause",
+      "/v1/sandboxes/{id}/resume",
       "/v1/sandboxes/{id}/files",
       "/v1/sandboxes/{id}/files/batch",
       "/v1/sandboxes/{id}/files/archive",
