@@ -162,6 +162,8 @@ json SandboxDetailJson(const store::SandboxRecord& r, const Access& a) {
   j["envdAccessToken"] = a.envd_token;
   j["domain"] = a.domain.empty() ? json(nullptr) : json(a.domain);
   j["allowInternetAccess"] = false;  // loopback only until the networking issue
+  j["lifecycle"] = {{"onTimeout", r.on_timeout == "pause" ? "pause" : "kill"},
+                    {"autoResume", r.auto_resume}};
   return j;
 }
 

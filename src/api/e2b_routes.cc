@@ -31,6 +31,7 @@ class E2bRoutes : public RouteGroup {
   Response Kill(const Request& req, const std::string& id);
   Response SetTimeout(const Request& req, const std::string& id);
   Response Connect(const Request& req, const std::string& id);
+  Response Pause(const Request& req, const std::string& id);
   Response Templates(const Request& req, const std::string&);
 
   // The sandbox `id` as this request may see it: running or paused, and its tenant's (or the
@@ -59,6 +60,7 @@ std::vector<api::Route> E2bRoutes::Routes() {
       {"POST", "/sandboxes/{id}/timeout", &E2bRoutes::SetTimeout},
       {"POST", "/sandboxes/{id}/connect", &E2bRoutes::Connect},
       {"POST", "/v2/sandboxes/{id}/connect", &E2bRoutes::Connect},
+      {"POST", "/sandboxes/{id}/pause", &E2bRoutes::Pause},
       {"GET", "/templates", &E2bRoutes::Templates},
   };
   std::vector<api::Route> out;
@@ -72,6 +74,13 @@ std::vector<api::Route> E2bRoutes::Routes() {
                    .api = Api::kE2b});
   }
   return out;
+}
+
+// E2B's empty success: 204 without a body (a 200 with an empty body breaks the SDK's parser).
+Response NoContent() {
+  Response resp;
+  resp.status = 204;
+  return resp;
 }
 
 // The `timeout` of a timeout (required) or connect (optional, and the body too) request.
@@ -102,6 +111,7 @@ e2b::Access E2bRoutes::AccessOf(const store::SandboxRecord& r) const {
   e2b::Access a;
   a.envd_token = tokens_.EnvdToken(r.id, r.created_at_ms);
   a.domain = options_.domain;
+  if (!r.public_traffic) a.traffic_token = tokens_.TrafficToken(r.id, r.created_at_ms);
   return a;
 }
 
@@ -112,6 +122,9 @@ Response E2bRoutes::Create(const Request& req, const std::string&) {
   if (!wanted.ok()) return ErrorResponse(wanted.error());
   spec::SandboxSpec spec = wanted->spec;
   spec.id = e2b::NewSandboxId();
+  spec.on_timeout = wanted->auto_pause ? spec::OnTimeout::kPause : spec::OnTimeout::kStop;
+  spec.auto_resume = wanted->auto_resume;
+  spec.public_traffic = wanted->public_traffic;
   CreateAdmission admitted = AdmitCreate(options_.create_gate, req, *manager_);
   if (admitted.refused) return std::move(*admitted.refused);
   auto view = manager_->Create(spec, req.request_id, req.admin ? "" : req.tenant);
@@ -149,9 +162,7 @@ Response E2bRoutes::Kill(const Request& req, const std::string& id) {
     if (done.error().code == ErrorCode::kNotFound) return NotFound(id);
     return ErrorResponse(done.error());
   }
-  Response resp;
-  resp.status = 204;
-  return resp;
+  return NoContent();
 }
 
 Response E2bRoutes::SetTimeout(const Request& req, const std::string& id) {
@@ -161,9 +172,7 @@ Response E2bRoutes::SetTimeout(const Request& req, const std::string& id) {
   if (!r.ok()) return ErrorResponse(r.error());
   auto view = manager_->SetTimeout(id, **timeout, req.request_id);
   if (!view.ok()) return ErrorResponse(view.error());
-  Response resp;
-  resp.status = 204;
-  return resp;
+  return NoContent();
 }
 
 Response E2bRoutes::Connect(const Request& req, const std::string& id) {
@@ -173,6 +182,13 @@ Response E2bRoutes::Connect(const Request& req, const std::string& id) {
   auto r = Visible(req, id, false);
   if (!r.ok()) return ErrorResponse(r.error());
   store::SandboxRecord rec = *r;
+  if (rec.state == "paused") {
+    // Resumed: 201, and the lifetime is at least `timeout` from now (Resume never shortens).
+    auto resumed = manager_->Resume(id, seconds, req.request_id);
+    if (!resumed.ok()) return ErrorResponse(resumed.error());
+    rec = resumed->view.record;
+    return JsonResponse(resumed->resumed ? 201 : 200, e2b::SandboxJson(rec, AccessOf(rec)));
+  }
   // The lifetime is extended, never shortened: a sandbox that lives longer keeps its end.
   int64_t wanted_end = NowUnixMs() + seconds * 1000;
   if (rec.expires_at_ms > 0 && rec.expires_at_ms < wanted_end) {
@@ -181,6 +197,19 @@ Response E2bRoutes::Connect(const Request& req, const std::string& id) {
     rec = view->record;
   }
   return JsonResponse(200, e2b::SandboxJson(rec, AccessOf(rec)));
+}
+
+// E2B's pause: 204; 409 when it is paused already (the SDK's pause() then says false).
+Response E2bRoutes::Pause(const Request& req, const std::string& id) {
+  auto r = Visible(req, id, false);
+  if (!r.ok()) return ErrorResponse(r.error());
+  auto view = manager_->Pause(id, req.request_id);
+  if (!view.ok()) {
+    if (view.error().code == ErrorCode::kAlreadyExists)
+      return ErrorResponse(MakeError(ErrorCode::kAlreadyExists, "sandbox '" + id + "' is already paused"));
+    return ErrorResponse(view.error());
+  }
+  return NoContent();
 }
 
 Response E2bRoutes::Templates(const Request&, const std::string&) {

@@ -85,7 +85,10 @@ Gateway::Admission Gateway::Admit(const Request& req, const gateway::Route& rout
     a.target.sandbox_id = found->id;
   } else {
     found = manager_->FindGatewayTarget(route.sandbox_id);
-    if (!found || found->state != kRunning) {
+    // A paused sandbox that asked for E2B's autoResume is resumed by the request, once the
+    // request has shown it may reach it (below); any other paused one is not there.
+    const bool resumable = found && found->state == "paused" && found->auto_resume;
+    if (!found || (found->state != kRunning && !resumable)) {
       a.refusal = gateway::NotFound(route.sandbox_id);
       return a;
     }
@@ -93,7 +96,7 @@ Gateway::Admission Gateway::Admit(const Request& req, const gateway::Route& rout
   gateway::Expected expected;
   expected.envd_token = tokens_.EnvdToken(found->id, found->created_at_ms);
   expected.traffic_token = tokens_.TrafficToken(found->id, found->created_at_ms);
-  expected.public_traffic = true;  // TODO(h-pause): the record's public_traffic
+  expected.public_traffic = found->public_traffic;
   switch (gateway::Decide(req, route.port, admin, MatchKey(req, found->tenant), expected, now_s)) {
     case gateway::Verdict::kAllow:
       break;
@@ -107,6 +110,14 @@ Gateway::Admission Gateway::Admit(const Request& req, const gateway::Route& rout
                    : "missing or invalid E2B-Traffic-Access-Token (the sandbox's "
                      "trafficAccessToken)");
       return a;
+  }
+  if (found->state != kRunning) {
+    auto resumed = manager_->Resume(found->id, 0, req.request_id);
+    if (!resumed.ok()) {
+      a.refusal = gateway::NotFound(route.sandbox_id);
+      return a;
+    }
+    log::Info("gateway.auto_resumed", {{"request_id", req.request_id}, {"sandbox_id", found->id}});
   }
   auto slot = sandbox_slots_.TryAcquire(found->id);
   if (!slot) {

@@ -113,6 +113,8 @@ std::vector<Route> Router::Routes() {
       {.method = "POST", .pattern = "/v1/sandboxes/{id}/stop", .handler = on_sandbox(&Router::StopSandbox)},
       {.method = "POST", .pattern = "/v1/sandboxes/{id}/timeout",
        .handler = on_sandbox(&Router::SetSandboxTimeout)},
+      {.method = "POST", .pattern = "/v1/sandboxes/{id}/pause", .handler = on_sandbox(&Router::PauseSandbox)},
+      {.method = "POST", .pattern = "/v1/sandboxes/{id}/resume", .handler = on_sandbox(&Router::ResumeSandbox)},
       {.method = "PUT", .pattern = "/v1/sandboxes/{id}/files", .handler = on_sandbox(&Router::PutFile)},
       {.method = "POST", .pattern = "/v1/sandboxes/{id}/files", .handler = on_sandbox(&Router::PutFile)},
       {.method = "GET", .pattern = "/v1/sandboxes/{id}/files", .handler = on_sandbox(&Router::GetFile)},
@@ -156,7 +158,7 @@ Response Router::GetSandbox(const std::string& id, const Request& req) {
   auto view = manager_->Get(id);
   if (!view.ok()) return ErrorResponse(view.error());
   json j = view->ToJson();
-  if (view->record.state == "running") {
+  if (view->record.state == "running" || view->record.state == "paused") {
     if (auto st = manager_->cgroups().Stats(id); st.ok()) {
       j["memory_bytes"] = st->memory_current;
       j["pids"] = st->pids_current;

@@ -77,6 +77,9 @@ class Router {
   std::optional<Response> CheckTenant(const Request& req, const std::string& id);
   Response StopSandbox(const std::string& id, const Request& req);
   Response SetSandboxTimeout(const std::string& id, const Request& req);
+  // pause_routes.cc
+  Response PauseSandbox(const std::string& id, const Request& req);
+  Response ResumeSandbox(const std::string& id, const Request& req);
   Response RemoveSandbox(const std::string& id, const Request& req);
   Response PutFile(const std::string& id, const Request& req);
   Response GetFile(const std::string& id, const Request& req);

@@ -26,7 +26,7 @@ constexpr char kFooter[] =
     "Environment: SANDBOXD_SOCKET, SANDBOXD_URL, SANDBOXD_API_KEY (or E2B_API_KEY), "
     "SBX_CACERT.";
 
-constexpr char kVerbList[] = "create, exec, execution, status, stop, cleanup, cp, templates, template, stats, lifecycle, workflow, webhooks, events, keys, history, extend, upload, download";
+constexpr char kVerbList[] = "create, exec, execution, status, stop, cleanup, cp, templates, template, stats, lifecycle, workflow, webhooks, events, keys, history, extend, pause, resume, upload, download";
 
 // Writes what a command streams (output, progress, events) to f as it arrives, unbuffered.
 std::function<void(std::string_view)> WriterTo(FILE* f) {
@@ -83,6 +83,8 @@ CommandLine::CommandLine() : app_(std::make_unique<CLI::App>(kDescription, "sbx"
   AddStatsCommand(app, cmd_.stats);
   AddHistoryCommand(app, cmd_.history);
   AddExtendCommand(app, cmd_.extend);
+  AddPauseCommand(app, cmd_.pause);
+  AddResumeCommand(app, cmd_.resume);
   app.require_subcommand(0, 1);
 }
 
@@ -136,6 +138,8 @@ ParseResult CommandLine::Parse(const std::vector<std::string>& args) {
   if (name == "keys") cmd_.verb = Verb::kKeys;
   if (name == "history") cmd_.verb = Verb::kHistory;
   if (name == "extend") cmd_.verb = Verb::kExtend;
+  if (name == "pause") cmd_.verb = Verb::kPause;
+  if (name == "resume") cmd_.verb = Verb::kResume;
 
   if (cmd_.verb == Verb::kExec && !cmd_.exec.code && cmd_.exec.code_file.empty())
     return {Kind::kUsageError,
@@ -236,6 +240,10 @@ Outcome Dispatch(const ParsedCommand& cmd, Client& client) {
       return RunHistory(client, cmd.history);
     case Verb::kExtend:
       return RunExtend(client, cmd.extend);
+    case Verb::kPause:
+      return RunPause(client, cmd.pause);
+    case Verb::kResume:
+      return RunResume(client, cmd.resume);
     case Verb::kNone:
       break;
   }

@@ -27,7 +27,7 @@ namespace sbx::cli {
 
 enum class Verb { kNone, kCreate, kExec, kExecution, kStatus, kStop, kCleanup, kCp, kTemplates, kTemplate, kStats,
                   kLifecycle, kWorkflow, kWebhooks, kEvents, kKeys, kHistory, kExtend,
-                  kUpload, kDownload };
+                  kUpload, kDownload, kPause, kResume };
 
 struct GlobalArgs {
   std::string socket;
@@ -58,6 +58,8 @@ struct ParsedCommand {
   KeysArgs keys;
   HistoryArgs history;
   ExtendArgs extend;
+  IdArgs pause;
+  ResumeArgs resume;
   CpPlan cp_plan;  // from cp's SOURCE and DEST
   UploadArgs upload;
   DownloadArgs download;

@@ -166,6 +166,16 @@ Outcome RunStop(Client& client, const IdArgs& args);
 CLI::App* AddCleanupCommand(CLI::App& app, IdArgs& args);
 Outcome RunCleanup(Client& client, const IdArgs& args);
 
+// ---- pause, resume ----
+CLI::App* AddPauseCommand(CLI::App& app, IdArgs& args);
+Outcome RunPause(Client& client, const IdArgs& args);
+struct ResumeArgs {
+  std::string sandbox_id;
+  int64_t timeout_s = 0;  // 0: no --timeout
+};
+CLI::App* AddResumeCommand(CLI::App& app, ResumeArgs& args);
+Outcome RunResume(Client& client, const ResumeArgs& args);
+
 // ---- history, extend ----
 struct HistoryArgs {
   int limit = 50;

@@ -317,6 +317,18 @@ Result<OJson> SandboxClient::ExtendTimeoutJson(const std::string& sandbox_id, in
                            nlohmann::json{{"timeout", seconds}}, kDefaultTimeoutS);
 }
 
+Result<OJson> SandboxClient::PauseJson(const std::string& sandbox_id) {
+  RETURN_IF_ERROR(spec::ValidateSandboxId(sandbox_id));
+  return client_->CallJson("POST", SandboxPath(sandbox_id) + "/pause", nullptr, kDefaultTimeoutS);
+}
+
+Result<OJson> SandboxClient::ResumeJson(const std::string& sandbox_id, int64_t timeout_s) {
+  RETURN_IF_ERROR(spec::ValidateSandboxId(sandbox_id));
+  nlohmann::json body = nlohmann::json::object();
+  if (timeout_s > 0) body["timeout"] = timeout_s;
+  return client_->CallJson("POST", SandboxPath(sandbox_id) + "/resume", body, kDefaultTimeoutS);
+}
+
 Result<SandboxInfo> SandboxClient::Status(const std::string& sandbox_id) {
   ASSIGN_OR_RETURN(OJson j, StatusJson(sandbox_id));
   return ParseSandboxInfo(j);

@@ -186,6 +186,9 @@ class SandboxClient {
   Result<OJson> CleanupJson(const std::string& sandbox_id);
   Result<OJson> HistoryJson(const HistoryQuery& query = {});
   Result<OJson> ExtendTimeoutJson(const std::string& sandbox_id, int64_t seconds);
+  // POST /v1/sandboxes/{id}/pause and /resume (timeout_s 0: no "timeout" in the body).
+  Result<OJson> PauseJson(const std::string& sandbox_id);
+  Result<OJson> ResumeJson(const std::string& sandbox_id, int64_t timeout_s);
 
  private:
   std::unique_ptr<Client> owned_;

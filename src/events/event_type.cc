@@ -29,6 +29,10 @@ const char* EventTypeName(EventType t) {
       return "workflow_started";
     case EventType::kWorkflowFinished:
       return "workflow_finished";
+    case EventType::kSandboxPaused:
+      return "sandbox_paused";
+    case EventType::kSandboxResumed:
+      return "sandbox_resumed";
   }
   return "unknown";
 }
@@ -42,7 +46,7 @@ Result<EventType> ParseEventType(std::string_view name) {
                    "unknown event type '" + std::string(name) +
                        "' (sandbox_created, execution_started, execution_complete, "
                        "execution_failed, on_completion, on_error, on_timeout, on_cleanup, "
-                       "on_alert, workflow_started, workflow_finished)");
+                       "on_alert, workflow_started, workflow_finished, sandbox_paused, sandbox_resumed)");
 }
 
 const char* EventStatus(EventType t) {
@@ -69,6 +73,10 @@ const char* EventStatus(EventType t) {
       return "started";
     case EventType::kWorkflowFinished:
       return "finished";
+    case EventType::kSandboxPaused:
+      return "paused";
+    case EventType::kSandboxResumed:
+      return "resumed";
   }
   return "unknown";
 }

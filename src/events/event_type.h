@@ -28,13 +28,16 @@ enum class EventType {
   kOnAlert,            // on_alert: a monitor sample crossed an alert threshold
   kWorkflowStarted,    // workflow_started: a workflow run began (manual, schedule, webhook)
   kWorkflowFinished,   // workflow_finished: a workflow run ended; data.status says how
+  kSandboxPaused,      // sandbox_paused: a sandbox was paused (by request, or at its expiry)
+  kSandboxResumed,     // sandbox_resumed: a paused sandbox runs again
 };
 
-inline constexpr std::array<EventType, 11> kAllEventTypes = {
+inline constexpr std::array<EventType, 13> kAllEventTypes = {
     EventType::kSandboxCreated,  EventType::kExecutionStarted, EventType::kExecutionComplete,
     EventType::kExecutionFailed, EventType::kOnCompletion,     EventType::kOnError,
     EventType::kOnTimeout,       EventType::kOnCleanup,        EventType::kOnAlert,
-    EventType::kWorkflowStarted, EventType::kWorkflowFinished};
+    EventType::kWorkflowStarted, EventType::kWorkflowFinished, EventType::kSandboxPaused,
+    EventType::kSandboxResumed};
 
 const char* EventTypeName(EventType t);
 // "execution_complete", "EXECUTION_COMPLETE", "ON_COMPLETION"; kInvalidArgument otherwise.
@@ -42,7 +45,7 @@ Result<EventType> ParseEventType(std::string_view name);
 
 // The one-word status a receiver sees in `status` (GitHub client_payload.status, generic
 // payloads): created, running, completed, failed, succeeded, error, timeout, cleaned_up,
-// alert, started, finished.
+// alert, started, finished, paused, resumed.
 const char* EventStatus(EventType t);
 
 }  // namespace sbx::events

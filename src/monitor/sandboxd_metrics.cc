@@ -5,7 +5,7 @@
 
 namespace sbx::monitor {
 const std::vector<std::string>& SandboxStates() {
-  static const std::vector<std::string> kStates = {"creating", "running", "stopped", "error"};
+  static const std::vector<std::string> kStates = {"creating", "running", "paused", "stopped", "error"};
   return kStates;
 }
 

@@ -74,6 +74,13 @@ class CgroupDriver {
   // Kills every task of S and its descendants (freezer/cgroup.kill where available) and
   // waits, bounded, until empty.
   virtual Result<void> KillAll(const std::string& id) = 0;
+  // Freezes every task of S and its descendants (the agent included): v1 freezer.state FROZEN
+  // on S (hierarchical), v2 cgroup.freeze. Waits up to timeout_ms for the kernel to report the
+  // whole tree frozen; kDeadlineExceeded (the cgroup thawed again) if it does not.
+  // kFailedPrecondition when the host has no freezer for sandboxes.
+  virtual Result<void> Freeze(const std::string& id, int timeout_ms) = 0;
+  // Thaws S and its descendants; succeeds if the cgroup is gone or was not frozen.
+  virtual Result<void> Thaw(const std::string& id) = 0;
   // Removes the cgroup and its descendants (deepest first) in every hierarchy; succeeds if
   // it is already gone.
   virtual Result<void> Destroy(const std::string& id) = 0;

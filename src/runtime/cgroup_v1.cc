@@ -147,6 +147,32 @@ class CgroupV1Driver : public CgroupDriver {
     }
   }
 
+  Result<void> Freeze(const std::string& id, int timeout_ms) override {
+    RETURN_IF_ERROR(cu::CheckId(id));
+    if (!Has("freezer"))
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "pause needs the cgroup v1 freezer controller, which is not mounted");
+    std::string state_file = Dir("freezer", id) + "/freezer.state";
+    RETURN_IF_ERROR(cu::Write(state_file, "FROZEN"));
+    for (int waited = 0; waited <= timeout_ms; ++waited) {
+      ASSIGN_OR_RETURN(std::string state, cu::Read(state_file));
+      if (Trim(state) == "FROZEN") return Ok();
+      cu::SleepMs(1);
+    }
+    (void)cu::Write(state_file, "THAWED");
+    return MakeError(ErrorCode::kDeadlineExceeded,
+                     "cgroup " + id + ": not every task froze within " +
+                         std::to_string(timeout_ms) + " ms (" + state_file + ")");
+  }
+
+  Result<void> Thaw(const std::string& id) override {
+    RETURN_IF_ERROR(cu::CheckId(id));
+    if (!Has("freezer")) return Ok();
+    std::string state_file = Dir("freezer", id) + "/freezer.state";
+    if (!PathExists(state_file)) return Ok();
+    return cu::Write(state_file, "THAWED");
+  }
+
   Result<void> Destroy(const std::string& id) override {
     RETURN_IF_ERROR(cu::CheckId(id));
     for (const std::string& base : BaseDirs())

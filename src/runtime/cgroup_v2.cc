@@ -179,6 +179,28 @@ class CgroupV2Driver : public CgroupDriver {
     }
   }
 
+  Result<void> Freeze(const std::string& id, int timeout_ms) override {
+    RETURN_IF_ERROR(cu::CheckId(id));
+    std::string d = Dir(id);
+    RETURN_IF_ERROR(cu::Write(d + "/cgroup.freeze", "1"));
+    for (int waited = 0; waited <= timeout_ms; ++waited) {
+      ASSIGN_OR_RETURN(int64_t frozen, cu::ReadKey(d + "/cgroup.events", "frozen"));
+      if (frozen == 1) return Ok();
+      cu::SleepMs(1);
+    }
+    (void)cu::Write(d + "/cgroup.freeze", "0");
+    return MakeError(ErrorCode::kDeadlineExceeded,
+                     "cgroup " + id + ": not every task froze within " +
+                         std::to_string(timeout_ms) + " ms (" + d + ")");
+  }
+
+  Result<void> Thaw(const std::string& id) override {
+    RETURN_IF_ERROR(cu::CheckId(id));
+    std::string d = Dir(id);
+    if (!PathExists(d + "/cgroup.freeze")) return Ok();
+    return cu::Write(d + "/cgroup.freeze", "0");
+  }
+
   Result<void> Destroy(const std::string& id) override {
     RETURN_IF_ERROR(cu::CheckId(id));
     return cu::RemoveCgroupDir(Dir(id));

@@ -324,6 +324,8 @@ Result<void> SandboxManager::KillExecution(const std::string& execution_id, int 
                                                          "' is not running (status " +
                                                          rec->status + ")");
   }
+  // A paused sandbox's agent is frozen: say so at once rather than wait on it.
+  RETURN_IF_ERROR(CheckNotPaused(ex->info().sandbox_id));
   ASSIGN_OR_RETURN(Execution::Target target, ex->RequestKill(sig));
   log::Info("exec.kill", {{"sandbox_id", ex->info().sandbox_id}, {"request_id", request_id},
                           {"execution_id", execution_id}, {"signal", sig},
@@ -350,6 +352,7 @@ Result<void> SandboxManager::SendExecutionInput(const std::string& execution_id,
     return MakeError(ErrorCode::kFailedPrecondition,
                      "execution '" + execution_id + "' is not running (status " + rec->status + ")");
   }
+  RETURN_IF_ERROR(CheckNotPaused(ex->info().sandbox_id));
   ASSIGN_OR_RETURN(Execution::Target t, ex->StdinTarget(std::chrono::seconds(10), eof, false));
   Result<void> r = WriteStdin(t, data, execution_id);
   if (eof) {

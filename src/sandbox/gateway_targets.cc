@@ -13,7 +13,9 @@ std::optional<SandboxManager::GatewayTarget> SandboxManager::FindGatewayTarget(
   if (!live.ok()) return std::nullopt;
   std::lock_guard<std::mutex> lock((*live)->mu);
   const store::SandboxRecord& r = (*live)->rec;
-  return GatewayTarget{r.id, r.state, r.tenant, r.created_at_ms, SocketPath(r.id_slot)};
+  return GatewayTarget{r.id,          r.state,         r.tenant,
+                       r.created_at_ms, SocketPath(r.id_slot), r.public_traffic,
+                       r.auto_resume};
 }
 
 std::vector<SandboxManager::GatewayTarget> SandboxManager::RunningGatewayTargets() {
@@ -28,7 +30,8 @@ std::vector<SandboxManager::GatewayTarget> SandboxManager::RunningGatewayTargets
     std::unique_lock<std::mutex> g(live->mu, std::try_to_lock);
     if (!g.owns_lock() || live->rec.state != kStateRunning) continue;
     const store::SandboxRecord& r = live->rec;
-    out.push_back({r.id, r.state, r.tenant, r.created_at_ms, SocketPath(r.id_slot)});
+    out.push_back({r.id, r.state, r.tenant, r.created_at_ms, SocketPath(r.id_slot),
+                   r.public_traffic, r.auto_resume});
   }
   return out;
 }

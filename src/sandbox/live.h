@@ -24,7 +24,15 @@ struct SandboxManager::Live {
 
 inline constexpr const char* kStateCreating = "creating";
 inline constexpr const char* kStateRunning = "running";
+inline constexpr const char* kStatePaused = "paused";
 inline constexpr const char* kStateStopped = "stopped";
 inline constexpr const char* kStateError = "error";
+
+// How long the kernel gets to freeze every task of a sandbox (pause, adoption after a restart).
+inline constexpr int kFreezeTimeoutMs = 2000;
+
+// kFailedPrecondition "sandbox 'X' is paused; resume it ...": what every call that needs the
+// (frozen) agent answers at once instead of waiting on it (pause.cc).
+Error PausedError(const std::string& id);
 
 }  // namespace sbx::sandbox

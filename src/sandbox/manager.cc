@@ -72,6 +72,10 @@ json SandboxView::ToJson() const {
   j["metadata"] = json::parse(r.metadata_json, nullptr, false);
   j["limits"] = json::parse(r.limits_json, nullptr, false);
   if (!r.reason.empty()) j["reason"] = r.reason;
+  j["on_timeout"] = r.on_timeout;
+  j["auto_resume"] = r.auto_resume;
+  j["public_traffic"] = r.public_traffic;
+  if (r.paused_at_ms) j["paused_at"] = ToRfc3339(r.paused_at_ms);
   if (r.state == kStateRunning) {
     j["uptime_seconds"] = static_cast<double>(NowUnixMs() - r.created_at_ms) / 1000.0;
   }
@@ -160,33 +164,39 @@ void SandboxManager::ReconcileAtStart() {
   std::set<std::string> known;
   for (store::SandboxRecord& r : *rows) {
     known.insert(r.id);
-    if (r.state == kStateRunning) {
+    if (r.state == kStateRunning || r.state == kStatePaused) {
       // The init of a sandbox outlives a crashed or killed daemon: take it back if it is the
-      // same process and its agent answers; the sandbox then keeps running as it was.
+      // same process and (running) its agent answers; the sandbox then keeps running as it
+      // was. A paused one's agent is frozen: it is adopted without a probe and stays paused.
+      bool paused = r.state == kStatePaused;
       auto live = std::make_shared<Live>();
       live->rec = r;
       if (auto re = Reattach(*live); re.ok()) {
         RepinLowerLayer(*live);
-        log::Info("reconcile.reattached", {{"sandbox_id", r.id}, {"pid", r.init_pid}});
+        log::Info(paused ? "reconcile.adopted_paused" : "reconcile.reattached",
+                  {{"sandbox_id", r.id}, {"pid", r.init_pid}});
         std::lock_guard<std::mutex> lock(mu_);
         used_slots_.insert(r.id_slot);
         sandboxes_[r.id] = live;
         continue;
       } else {
         log::Warn("reconcile.reattach_failed",
-                  {{"sandbox_id", r.id}, {"error", re.error().ToString()}});
+                  {{"sandbox_id", r.id}, {"state", r.state}, {"error", re.error().ToString()}});
       }
     }
-    if (r.state == kStateRunning || r.state == kStateCreating) {
+    if (r.state == kStateRunning || r.state == kStateCreating || r.state == kStatePaused) {
       // Not re-attachable (its init is gone, or it never finished starting): end what is left
       // of it and keep the files.
       if (auto k = cgroups_->KillAll(r.id); !k.ok())
         log::Warn("reconcile.kill_failed", {{"sandbox_id", r.id}, {"error", k.error().ToString()}});
+      (void)cgroups_->Thaw(r.id);  // a paused one's cgroup is frozen
       (void)cgroups_->Destroy(r.id);
       (void)runtime::ReleaseRootfs(SandboxDir(r.id));
       ::unlink(SocketPath(r.id_slot).c_str());
+      r.reason = r.state == kStatePaused ? "daemon restarted and the paused sandbox's init was gone"
+                                         : "daemon restarted while the sandbox was running";
       r.state = kStateStopped;
-      r.reason = "daemon restarted while the sandbox was running";
+      r.paused_at_ms = 0;
       r.init_pid = 0;
       r.init_start_time = 0;
       (void)store_->UpdateSandbox(r);
@@ -206,10 +216,12 @@ void SandboxManager::ReconcileAtStart() {
       {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = sandboxes_.find(id);
-        running = it != sandboxes_.end() && it->second->rec.state == kStateRunning;
+        running = it != sandboxes_.end() && (it->second->rec.state == kStateRunning ||
+                                             it->second->rec.state == kStatePaused);
       }
       if (running) continue;
       (void)cgroups_->KillAll(id);
+      (void)cgroups_->Thaw(id);
       (void)cgroups_->Destroy(id);
       log::Info("reconcile.cgroup_removed", {{"sandbox_id", id}});
     }
@@ -271,6 +283,7 @@ Result<std::shared_ptr<SandboxManager::Live>> SandboxManager::FindRunning(const 
 
 Result<void> SandboxManager::CheckRunningLocked(const Live& live) {
   if (live.rec.state == kStateRunning) return Ok();
+  if (live.rec.state == kStatePaused) return PausedError(live.rec.id);
   return MakeError(ErrorCode::kFailedPrecondition,
                    "sandbox '" + live.rec.id + "' is " + live.rec.state + ", not running" +
                        (live.rec.reason.empty() ? "" : " (" + live.rec.reason + ")"));
@@ -349,6 +362,9 @@ Result<SandboxView> SandboxManager::CreateUnobserved(const spec::SandboxSpec& sp
   r.metadata_json = spec.metadata.dump();
   r.limits_json = LimitsJson(LimitsOf(tpl)).dump();
   r.tenant = tenant;
+  r.on_timeout = spec::OnTimeoutName(spec.on_timeout);
+  r.auto_resume = spec.auto_resume;
+  r.public_traffic = spec.public_traffic;
   RETURN_IF_ERROR(store_->InsertSandbox(r));
   auto unrecord = ScopeExit([&] { (void)store_->DeleteSandbox(r.id); });
 
@@ -443,14 +459,22 @@ Result<void> SandboxManager::Launch(Live& live, const spec::Template& tpl,
 
 Result<void> SandboxManager::Reattach(Live& live) {
   const store::SandboxRecord& r = live.rec;
+  bool paused = r.state == kStatePaused;
   if (r.init_pid <= 0 || r.init_start_time == 0)
     return MakeError(ErrorCode::kNotFound, "no init was recorded for sandbox '" + r.id + "'");
   ASSIGN_OR_RETURN(live.container, runtime::AdoptContainer(static_cast<pid_t>(r.init_pid),
                                                            r.init_start_time));
   auto agent = std::make_shared<agentclient::AgentClient>(SocketPath(r.id_slot), 5000);
-  if (auto h = agent->Health(); !h.ok()) {
+  // A paused sandbox's agent is frozen and cannot answer: it stays frozen (the freezer state
+  // outlives the daemon; freezing again makes sure), and the first call after Resume finds
+  // out whether the agent is well.
+  Result<void> check = paused ? cgroups_->Freeze(r.id, kFreezeTimeoutMs) : agent->Health();
+  if (!check.ok()) {
     live.container.reset();
-    return MakeError(ErrorCode::kUnavailable, "its agent does not answer: " + h.error().ToString());
+    return MakeError(ErrorCode::kUnavailable,
+                     std::string(paused ? "it could not be kept frozen: "
+                                        : "its agent does not answer: ") +
+                         check.error().ToString());
   }
   live.agent = std::move(agent);
   agent_logs_.WatchAdopted(r.id, live.container->pidfd());
@@ -459,6 +483,14 @@ Result<void> SandboxManager::Reattach(Live& live) {
 
 void SandboxManager::TearDownLocked(Live& live) {
   const std::string& id = live.rec.id;
+  if (live.rec.state == kStatePaused) {
+    // Frozen tasks take a SIGKILL only once thawed (v1): kill every task while frozen, so none
+    // runs user code again, then thaw so the kills land and the init can be reaped.
+    if (auto k = cgroups_->KillAll(id); !k.ok())
+      log::Warn("sandbox.killall_failed", {{"sandbox_id", id}, {"error", k.error().ToString()}});
+    if (auto t = cgroups_->Thaw(id); !t.ok())
+      log::Warn("sandbox.thaw_failed", {{"sandbox_id", id}, {"error", t.error().ToString()}});
+  }
   // SIGKILL to the init: the kernel kills every process of its pid namespace, and the init is
   // reapable only once they are all gone. KillAll is the backstop for anything left in the
   // cgroup (and the whole job when the init is not ours, after a daemon restart).
@@ -524,6 +556,7 @@ Result<void> SandboxManager::StopLocked(Live& live, const std::string& reason,
                                         const std::string& request_id) {
   TearDownLocked(live);
   live.rec.state = kStateStopped;
+  live.rec.paused_at_ms = 0;
   live.rec.reason = reason;
   RETURN_IF_ERROR(store_->UpdateSandbox(live.rec));
   log::Info("sandbox.stopped",
@@ -586,6 +619,7 @@ void SandboxManager::Supervise() {
     int64_t now = NowUnixMs();
     for (const auto& live : all) {
       std::string expire_id, expire_tenant;
+      bool paused = false;
       {
         std::unique_lock<std::mutex> g(live->mu, std::try_to_lock);
         if (!g.owns_lock() || live->rec.state != kStateRunning || !live->container) continue;
@@ -602,10 +636,20 @@ void SandboxManager::Supervise() {
           continue;
         }
         if (live->rec.expires_at_ms && now >= live->rec.expires_at_ms) {
-          // Stopped under the lock the expiry was checked under: a SetTimeout that got the
-          // lock first has moved expires_at, and one that comes later finds it stopped.
-          if (auto u = StopLocked(*live, "timeout: the sandbox lifetime expired", "supervisor");
-              !u.ok())
+          // Paused or stopped under the lock the expiry was checked under: a SetTimeout that
+          // got the lock first has moved expires_at, and one that comes later finds it so.
+          if (live->rec.on_timeout == "pause") {
+            auto p = PauseLocked(*live, "supervisor");
+            paused = p.ok();
+            if (!p.ok())
+              log::Error("sandbox.expire_pause_failed",
+                         {{"sandbox_id", live->rec.id}, {"error", p.error().ToString()}});
+          }
+          if (paused) {
+            // Nothing to stop.
+          } else if (auto u = StopLocked(*live, "timeout: the sandbox lifetime expired",
+                                         "supervisor");
+                     !u.ok())
             log::Error("sandbox.expire_failed",
                        {{"sandbox_id", live->rec.id}, {"error", u.error().ToString()}});
           expire_id = live->rec.id;
@@ -613,7 +657,7 @@ void SandboxManager::Supervise() {
         }
       }
       if (!expire_id.empty() && options_.on_event)
-        options_.on_event("on_timeout", expire_id, expire_tenant,
+        options_.on_event(paused ? "sandbox_paused" : "on_timeout", expire_id, expire_tenant,
                           {{"source", "sandbox"}, {"reason", "lifetime expired"}});
     }
     lock.lock();

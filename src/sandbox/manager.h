@@ -83,6 +83,13 @@ struct SandboxView {
   nlohmann::json ToJson() const;
 };
 
+// What Resume did: resumed is false when the sandbox was already running (E2B's connect
+// answers 200 then, 201 when it resumed it).
+struct ResumeOutcome {
+  SandboxView view;
+  bool resumed = false;
+};
+
 struct FileResult {
   std::string path;
   int64_t size = 0;
@@ -164,6 +171,19 @@ class SandboxManager {
   Result<SandboxView> SetTimeout(const std::string& id, int64_t seconds,
                                  const std::string& request_id);
 
+  // Pause and resume (pause.cc). Pause freezes every process of a running sandbox (cgroup
+  // freezer, the agent included), keeps its memory and files, stops its lifetime clock and
+  // records state "paused" and paused_at. kAlreadyExists (409) when already paused,
+  // kFailedPrecondition (409) naming the state when not running, kDeadlineExceeded when the
+  // kernel could not freeze every task in time (the sandbox is left running).
+  Result<SandboxView> Pause(const std::string& id, const std::string& request_id);
+  // Thaws a paused sandbox: expires_at moves forward by the time it was paused and, when
+  // extend_timeout_s > 0, to at least now + extend_timeout_s (never shorter). A sandbox paused
+  // because its lifetime ended gets its timeout again when extend_timeout_s is 0. Already
+  // running: resumed = false, nothing changes. kFailedPrecondition for any other state.
+  Result<ResumeOutcome> Resume(const std::string& id, int64_t extend_timeout_s,
+                               const std::string& request_id);
+
   // `mode`: permission bits (0-0777) the agent gives the file; none: its default (0644).
   Result<FileResult> WriteFile(const std::string& id, const std::string& path,
                                const std::string& data, const std::string& user,
@@ -228,6 +248,8 @@ class SandboxManager {
     std::string tenant;
     int64_t created_at_ms = 0;
     std::string agent_socket;  // the agent's unix socket (host side)
+    bool public_traffic = true;  // false: its ports need E2B's traffic access token
+    bool auto_resume = false;    // a request to it while paused resumes it (E2B's autoResume)
   };
   std::optional<GatewayTarget> FindGatewayTarget(const std::string& id);
   std::vector<GatewayTarget> RunningGatewayTargets();  // skips sandboxes whose lock is busy
@@ -270,8 +292,14 @@ class SandboxManager {
   Result<void> RecordLowerLayer(const Live& live, const std::string& sandbox_dir);
   // After a restart: pins the template version a kept sandbox was created on.
   void RepinLowerLayer(Live& live);
-  // After a restart: adopts the recorded init (pid + start time) and checks its agent.
+  // After a restart: adopts the recorded init (pid + start time) and checks its agent (a
+  // paused one's is frozen: it is kept frozen instead, and not asked anything).
   Result<void> Reattach(Live& live);
+  // pause.cc: freezes a running sandbox and records it paused; live.mu held.
+  Result<void> PauseLocked(Live& live, const std::string& request_id);
+  // kFailedPrecondition (PausedError) when the sandbox is paused (for the calls that reach a
+  // running execution's agent without FindRunning); Ok for anything else.
+  Result<void> CheckNotPaused(const std::string& sandbox_id);
   // Tears down the running parts (processes, cgroup, mounts, socket) of a sandbox; keeps files.
   void TearDownLocked(Live& live);
   // Tears down and records the sandbox stopped with `reason`; live.mu held by the caller.

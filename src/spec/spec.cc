@@ -47,6 +47,14 @@ Result<double> GetNumber(const json& obj, const char* key, const std::string& wh
 }
 
 // A byte size: a string such as "2GB" (ParseByteSize) or a whole number of bytes.
+Result<bool> GetBool(const json& obj, const char* key, const std::string& where, bool def) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return def;
+  if (!it->is_boolean())
+    return Invalid(where + "." + key + ": expected true or false, got " + TypeName(*it));
+  return it->get<bool>();
+}
+
 Result<int64_t> GetSize(const json& obj, const char* key, const std::string& where, int64_t def) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return def;
@@ -316,7 +324,10 @@ Result<TemplatesConfig> ParseTemplatesConfig(std::string_view json_text, std::st
 
 Result<SandboxSpec> SandboxSpecFromJson(const json& j) {
   if (!j.is_object()) return Invalid("request body: expected a JSON object");
-  RETURN_IF_ERROR(CheckKeys(j, {"template", "sandbox_id", "env", "timeout", "metadata"}, "request"));
+  RETURN_IF_ERROR(CheckKeys(j,
+                            {"template", "sandbox_id", "env", "timeout", "metadata", "on_timeout",
+                             "auto_resume", "public_traffic"},
+                            "request"));
   SandboxSpec s;
   ASSIGN_OR_RETURN(s.template_name, GetString(j, "template", "request", false, ""));
   ASSIGN_OR_RETURN(s.id, GetString(j, "sandbox_id", "request", false, ""));
@@ -333,12 +344,32 @@ Result<SandboxSpec> SandboxSpecFromJson(const json& j) {
       if (!e->is_string()) return Invalid("request.metadata." + e.key() + ": expected a string");
     s.metadata = *m;
   }
+  std::string on_timeout;
+  ASSIGN_OR_RETURN(on_timeout, GetString(j, "on_timeout", "request", false, "stop"));
+  ASSIGN_OR_RETURN(s.on_timeout, ParseOnTimeout(on_timeout));
+  ASSIGN_OR_RETURN(s.auto_resume, GetBool(j, "auto_resume", "request", false));
+  ASSIGN_OR_RETURN(s.public_traffic, GetBool(j, "public_traffic", "request", true));
   return s;
 }
 
 json ToJson(const SandboxSpec& s) {
-  return json{{"template", s.template_name}, {"sandbox_id", s.id}, {"env", s.env},
-              {"timeout", s.timeout_s},      {"metadata", s.metadata}};
+  return json{{"template", s.template_name},
+              {"sandbox_id", s.id},
+              {"env", s.env},
+              {"timeout", s.timeout_s},
+              {"metadata", s.metadata},
+              {"on_timeout", OnTimeoutName(s.on_timeout)},
+              {"auto_resume", s.auto_resume},
+              {"public_traffic", s.public_traffic}};
+}
+
+const char* OnTimeoutName(OnTimeout o) { return o == OnTimeout::kPause ? "pause" : "stop"; }
+
+Result<OnTimeout> ParseOnTimeout(std::string_view s) {
+  if (s == "stop") return OnTimeout::kStop;
+  if (s == "pause") return OnTimeout::kPause;
+  return Invalid("request.on_timeout: unknown value '" + std::string(s) +
+                 "' (expected \"stop\" or \"pause\")");
 }
 
 Result<Language> ParseLanguage(std::string_view s) {

@@ -94,6 +94,13 @@ const std::vector<std::string>& Migrations() {
       // so a crash leaves a row that the next start marks with what happened.
       "ALTER TABLE sandboxes ADD COLUMN init_start_time INTEGER NOT NULL DEFAULT 0;"
       "CREATE INDEX executions_status ON executions(status);",
+      // 6: pause and resume (state 'paused'): when it was paused (its lifetime clock stops), what
+      // the lifetime supervisor does at expiry ('stop' or 'pause'), E2B's autoResume and
+      // allowPublicTraffic.
+      "ALTER TABLE sandboxes ADD COLUMN paused_at INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE sandboxes ADD COLUMN on_timeout TEXT NOT NULL DEFAULT 'stop';"
+      "ALTER TABLE sandboxes ADD COLUMN auto_resume INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE sandboxes ADD COLUMN public_traffic INTEGER NOT NULL DEFAULT 1;",
   };
   return kMigrations;
 }

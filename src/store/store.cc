@@ -9,7 +9,8 @@ namespace {
 
 constexpr const char* kSandboxCols =
     "id, template, state, created_at, updated_at, timeout_s, expires_at, env, metadata, limits, "
-    "id_slot, init_pid, reason, tenant, init_start_time";
+    "id_slot, init_pid, reason, tenant, init_start_time, paused_at, on_timeout, auto_resume, "
+    "public_traffic";
 
 SandboxRecord ReadSandbox(Stmt& s) {
   SandboxRecord r;
@@ -28,6 +29,10 @@ SandboxRecord ReadSandbox(Stmt& s) {
   r.reason = s.Text(12);
   r.tenant = s.Text(13);
   r.init_start_time = static_cast<uint64_t>(s.Int(14));
+  r.paused_at_ms = s.Int(15);
+  r.on_timeout = s.Text(16);
+  r.auto_resume = s.Int(17) != 0;
+  r.public_traffic = s.Int(18) != 0;
   return r;
 }
 
@@ -95,13 +100,15 @@ Result<void> Store::InsertSandbox(const SandboxRecord& r) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_,
          "INSERT INTO sandboxes (id, template, state, created_at, updated_at, timeout_s,"
-         " expires_at, env, metadata, limits, id_slot, init_pid, reason, tenant, init_start_time)"
-         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+         " expires_at, env, metadata, limits, id_slot, init_pid, reason, tenant, init_start_time,"
+         " paused_at, on_timeout, auto_resume, public_traffic)"
+         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!s.ok()) return DbError(db_, "prepare insert sandbox");
   s.Bind(r.id).Bind(r.template_name).Bind(r.state).Bind(r.created_at_ms).Bind(r.updated_at_ms)
       .Bind(r.timeout_s).Bind(r.expires_at_ms).Bind(r.env_json).Bind(r.metadata_json)
       .Bind(r.limits_json).Bind(r.id_slot).Bind(r.init_pid).Bind(r.reason).Bind(r.tenant)
-      .Bind(static_cast<int64_t>(r.init_start_time));
+      .Bind(static_cast<int64_t>(r.init_start_time)).Bind(r.paused_at_ms).Bind(r.on_timeout)
+      .Bind(int64_t{r.auto_resume}).Bind(int64_t{r.public_traffic});
   if (s.Step() != SQLITE_DONE) return DbError(db_, "insert sandbox " + r.id);
   return Ok();
 }
@@ -111,12 +118,13 @@ Result<void> Store::UpdateSandbox(const SandboxRecord& r) {
   Stmt s(db_,
          "UPDATE sandboxes SET template=?, state=?, updated_at=?, timeout_s=?, expires_at=?,"
          " env=?, metadata=?, limits=?, id_slot=?, init_pid=?, reason=?, tenant=?,"
-         " init_start_time=? WHERE id=?");
+         " init_start_time=?, paused_at=?, on_timeout=?, auto_resume=?, public_traffic=? WHERE id=?");
   if (!s.ok()) return DbError(db_, "prepare update sandbox");
   s.Bind(r.template_name).Bind(r.state).Bind(NowUnixMs()).Bind(r.timeout_s).Bind(r.expires_at_ms)
       .Bind(r.env_json).Bind(r.metadata_json).Bind(r.limits_json).Bind(r.id_slot)
       .Bind(r.init_pid).Bind(r.reason).Bind(r.tenant)
-      .Bind(static_cast<int64_t>(r.init_start_time)).Bind(r.id);
+      .Bind(static_cast<int64_t>(r.init_start_time)).Bind(r.paused_at_ms).Bind(r.on_timeout)
+      .Bind(int64_t{r.auto_resume}).Bind(int64_t{r.public_traffic}).Bind(r.id);
   if (s.Step() != SQLITE_DONE) return DbError(db_, "update sandbox " + r.id);
   if (sqlite3_changes(db_) == 0)
     return MakeError(ErrorCode::kNotFound, "sandbox '" + r.id + "' is not in the database");

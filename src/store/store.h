@@ -22,7 +22,7 @@ namespace sbx::store {
 struct SandboxRecord {
   std::string id;
   std::string template_name;
-  std::string state;        // creating, running, stopped, error
+  std::string state;        // creating, running, paused, stopped, error
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
   int64_t timeout_s = 0;
@@ -35,6 +35,10 @@ struct SandboxRecord {
   uint64_t init_start_time = 0;  // /proc/PID/stat field 22 of the init, 0 when not running
   std::string reason;       // why it stopped or failed
   std::string tenant;
+  int64_t paused_at_ms = 0;   // when it was paused; 0 unless state is "paused"
+  std::string on_timeout = "stop";  // "stop" or "pause" (spec::OnTimeout)
+  bool auto_resume = false;
+  bool public_traffic = true;
 };
 
 struct ExecutionRecord {

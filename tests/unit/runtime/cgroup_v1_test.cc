@@ -122,6 +122,24 @@ TEST_F(CgroupV1FakeTest, KillAllOfAnEmptyCgroupSkipsTheFreezer) {
   EXPECT_EQ(Get(bases_["freezer"] + "/sb1/freezer.state"), "untouched");
 }
 
+TEST_F(CgroupV1FakeTest, FreezeAndThawWriteTheFreezerOfS) {
+  auto driver = MakeCgroupV1Driver(bases_);
+  auto f = driver->Freeze("sb1", 100);  // a plain file reads back FROZEN at once
+  ASSERT_TRUE(f.ok()) << f.error().ToString();
+  EXPECT_EQ(Get(bases_["freezer"] + "/sb1/freezer.state"), "FROZEN");
+  ASSERT_TRUE(driver->Thaw("sb1").ok());
+  EXPECT_EQ(Get(bases_["freezer"] + "/sb1/freezer.state"), "THAWED");
+}
+
+TEST_F(CgroupV1FakeTest, FreezeWithoutAFreezerIsAClearError) {
+  auto bases = bases_;
+  bases.erase("freezer");
+  auto f = MakeCgroupV1Driver(bases)->Freeze("sb1", 100);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(f.error().message.find("freezer"), std::string::npos);
+}
+
 TEST_F(CgroupV1FakeTest, DestroyAndList) {
   auto driver = MakeCgroupV1Driver(bases_);
   auto list = driver->List();

@@ -172,6 +172,25 @@ TEST_F(CgroupV2FakeTest, KillAllFallsBackToFreezer) {
   EXPECT_EQ(Get(base_ + "/sb1/cgroup.freeze"), "0");  // frozen, then thawed
 }
 
+TEST_F(CgroupV2FakeTest, FreezeWaitsForFrozenAndThawClears) {
+  auto driver = MakeCgroupV2Driver(base_);
+  auto f = driver->Freeze("sb1", 100);  // cgroup.events says frozen 1
+  ASSERT_TRUE(f.ok()) << f.error().ToString();
+  EXPECT_EQ(Get(base_ + "/sb1/cgroup.freeze"), "1");
+  ASSERT_TRUE(driver->Thaw("sb1").ok());
+  EXPECT_EQ(Get(base_ + "/sb1/cgroup.freeze"), "0");
+}
+
+TEST_F(CgroupV2FakeTest, FreezeThatNeverCompletesIsBoundedAndThaws) {
+  Put(base_ + "/sb1/cgroup.events", "populated 1\nfrozen 0\n");
+  auto driver = MakeCgroupV2Driver(base_);
+  auto f = driver->Freeze("sb1", 20);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().code, ErrorCode::kDeadlineExceeded);
+  EXPECT_EQ(Get(base_ + "/sb1/cgroup.freeze"), "0");  // left running, not half frozen
+  EXPECT_TRUE(driver->Thaw("gone").ok());               // no cgroup: nothing to thaw
+}
+
 TEST_F(CgroupV2FakeTest, DestroyIsIdempotentAndListSeesCgroups) {
   MakeKernelFiles("sb2");
   auto driver = MakeCgroupV2Driver(base_);

@@ -196,6 +196,31 @@ TEST(SandboxSpec, FromJson) {
   EXPECT_FALSE(SandboxSpecFromJson(json::parse(R"([])")).ok());
 }
 
+TEST(SandboxSpecTest, PauseFieldsDefaultAndValidate) {
+  auto d = SandboxSpecFromJson(json::object());
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->on_timeout, OnTimeout::kStop);
+  EXPECT_FALSE(d->auto_resume);
+  EXPECT_TRUE(d->public_traffic);
+  auto s = SandboxSpecFromJson(
+      json::parse(R"({"on_timeout": "pause", "auto_resume": true, "public_traffic": false})"));
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->on_timeout, OnTimeout::kPause);
+  EXPECT_TRUE(s->auto_resume);
+  EXPECT_FALSE(s->public_traffic);
+  EXPECT_EQ(ToJson(*s)["on_timeout"], "pause");
+  auto bad = SandboxSpecFromJson(json::parse(R"({"on_timeout": "freeze"})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("request.on_timeout: unknown value 'freeze'"),
+            std::string::npos) << bad.error().message;
+  auto not_bool = SandboxSpecFromJson(json::parse(R"({"auto_resume": "yes"})"));
+  ASSERT_FALSE(not_bool.ok());
+  EXPECT_NE(not_bool.error().message.find("request.auto_resume: expected true or false"),
+            std::string::npos) << not_bool.error().message;
+  EXPECT_FALSE(SandboxSpecFromJson(json::parse(R"({"public_traffic": 1})")).ok());
+  EXPECT_FALSE(SandboxSpecFromJson(json::parse(R"({"on_timeout": 3})")).ok());
+}
+
 TEST(ExecRequest, FromJsonAndDefaults) {
   auto r = ExecRequestFromJson(json::parse(R"j({"code": "print(1)"})j"));
   ASSERT_TRUE(r.ok());

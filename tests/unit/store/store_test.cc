@@ -47,6 +47,27 @@ TEST_F(StoreTest, MigratesToLatestAndReopens) {
   EXPECT_EQ((*got)->template_name, "python");
 }
 
+TEST_F(StoreTest, KeepsPauseFields) {
+  auto s = Store::Open(dir_ + "/db");
+  ASSERT_TRUE(s.ok());
+  SandboxRecord r = Rec("p", 0);
+  EXPECT_EQ(r.on_timeout, "stop");
+  r.on_timeout = "pause";
+  r.public_traffic = false;
+  ASSERT_TRUE((*s)->InsertSandbox(r).ok());
+  r.state = "paused";
+  r.paused_at_ms = 1234;
+  r.auto_resume = true;
+  ASSERT_TRUE((*s)->UpdateSandbox(r).ok());
+  auto got = (*s)->GetSandbox("p");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->state, "paused");
+  EXPECT_EQ((*got)->paused_at_ms, 1234);
+  EXPECT_EQ((*got)->on_timeout, "pause");
+  EXPECT_TRUE((*got)->auto_resume);
+  EXPECT_FALSE((*got)->public_traffic);
+}
+
 TEST_F(StoreTest, DuplicateIdIsAlreadyExists) {
   auto s = Store::Open(dir_ + "/db");
   ASSERT_TRUE(s.ok());
