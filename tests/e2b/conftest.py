@@ -36,14 +36,24 @@ class E2B:
 
     def __init__(self, daemon):
         self.d = daemon
-        base = "http://127.0.0.1:%d" % daemon.port
-        self.base = base
-        common = dict(os.environ, E2B_API_URL=base, E2B_SANDBOX_URL=base, E2B_DOMAIN=DOMAIN)
-        common.pop("E2B_DEBUG", None)
         self.key_alpha = self.new_key("e2b-alpha")
         self.key_beta = self.new_key("e2b-beta")
-        self.env = dict(common, E2B_API_KEY=self.key_alpha)
-        self.env_beta = dict(common, E2B_API_KEY=self.key_beta)
+
+    def _env(self, key):
+        # The port of now: a test may restart the daemon, which listens on a new one.
+        base = "http://127.0.0.1:%d" % self.d.port
+        env = dict(os.environ, E2B_API_URL=base, E2B_SANDBOX_URL=base, E2B_DOMAIN=DOMAIN,
+                   E2B_API_KEY=key)
+        env.pop("E2B_DEBUG", None)
+        return env
+
+    @property
+    def env(self):
+        return self._env(self.key_alpha)
+
+    @property
+    def env_beta(self):
+        return self._env(self.key_beta)
 
     def new_key(self, tenant):
         return self.d.sbx_ok("keys", "create", "--tenant", tenant, "--format", "e2b")["key"]

@@ -1,6 +1,6 @@
 // The control plane through the SDK: the quick start, listing, info, lifetime, errors.
 import { Sandbox } from 'e2b';
-import { withSandbox, expectError } from './util.mjs';
+import { withSandbox, expectError, until } from './util.mjs';
 
 // E2B's quick start, unmodified.
 export async function quickstart() {
@@ -50,7 +50,11 @@ export async function infoTimeoutMetrics() {
     await sbx.setTimeout(600_000);
     const after = await sbx.getInfo();
     await sbx.commands.run('python3 -c "sum(range(3000000))"');
-    const metrics = await sbx.getMetrics();
+    // The sampler's first point of a sandbox comes one interval (1 s) after its baseline.
+    const metrics = await until(async () => {
+      const m = await sbx.getMetrics();
+      return m.length ? m : null;
+    }, 10_000) ?? [];
     return {
       info: { sandboxId: info.sandboxId, templateId: info.templateId, state: info.state,
               startedAt: info.startedAt, endAt: info.endAt, cpuCount: info.cpuCount,

@@ -5,9 +5,12 @@ const COUNTER = 'i=0; while true; do i=$((i+1)); echo $i > /home/user/counter; s
 
 export async function startCounter() {
   const sbx = await Sandbox.create({ timeoutMs: 600_000 });
-  await sbx.commands.run(COUNTER, { background: true, timeoutMs: 0 });
+  const counter = await sbx.commands.run(COUNTER, { background: true, timeoutMs: 0 });
   await new Promise((r) => setTimeout(r, 700));
   const value = Number((await sbx.files.read('/home/user/counter')).trim());
+  // Leave the command running (envd keeps a process whose client went away) and let this
+  // script end: an open output stream would keep Node alive.
+  await counter.disconnect();
   return { sandboxId: sbx.sandboxId, value };
 }
 
