@@ -239,6 +239,13 @@ void Server::Impl::AcceptLoop(Acceptor& acceptor, ConnectionPool& pool) {
       if (ec == asio::error::no_descriptors) ::usleep(100000);
       continue;
     }
+    // Answers go out in pieces (headers, Connect envelopes, chunks): without TCP_NODELAY,
+    // Nagle's algorithm holds a piece back until the client's delayed ACK, about 40 ms, on
+    // every kept-alive request (measured: bench/e2b_sdk.sh, docs/benchmarks.md).
+    if constexpr (std::is_same_v<std::decay_t<decltype(socket)>, tcp::socket>) {
+      beast::error_code nodelay_ec;
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
+    }
     std::string peer = PeerKeyOf(socket);
     ConnectionPool::Opened opened = pool.Open(peer, socket.native_handle(), MonotonicNs());
     if (opened.evicted)
