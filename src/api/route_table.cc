@@ -7,17 +7,10 @@
 namespace sbx::api {
 namespace {
 
+// The segments of a path, a query ("?...") left out.
 std::vector<std::string_view> Segments(std::string_view path) {
   if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-  std::vector<std::string_view> out;
-  size_t pos = 0;
-  while (pos < path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string_view::npos) slash = path.size();
-    if (slash > pos) out.push_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return out;
+  return PathSegments(path);
 }
 
 bool IsParam(std::string_view s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
@@ -61,6 +54,18 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
 }
 
 }  // namespace
+
+std::vector<std::string_view> PathSegments(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > pos) out.push_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return out;
+}
 
 const std::string& PathParams::operator[](std::string_view name) const {
   static const std::string kNone;

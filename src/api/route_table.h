@@ -90,6 +90,9 @@ class RouteTable {
   std::vector<std::vector<std::string>> segments_;  // routes_[i].pattern split on '/'
 };
 
+// The non-empty segments of a path split on '/' (views into `path`).
+std::vector<std::string_view> PathSegments(std::string_view path);
+
 // The 403 of a kAdmin route over TCP (logged as auth.admin_only).
 Response AdminRefusal(const Request& req, const Route& route);
 

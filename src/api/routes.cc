@@ -18,13 +18,7 @@ using nlohmann::json;
 
 std::vector<std::string> Router::SplitPath(const std::string& path) {
   std::vector<std::string> parts;
-  size_t pos = 0;
-  while (pos < path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string::npos) slash = path.size();
-    if (slash > pos) parts.push_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
+  for (std::string_view s : PathSegments(path)) parts.emplace_back(s);
   return parts;
 }
 
